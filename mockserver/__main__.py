@@ -1,0 +1,127 @@
+"""Command line: flags (each with an environment twin) -> settings -> backend -> uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import uvicorn
+
+from mockserver.app import create_app
+from mockserver.backend import Backend, next_start_number, open_clock
+from mockserver.domain.ids import IdSource
+from mockserver.settings import Settings, load_models
+from mockserver.store import Store
+
+ENV_PREFIX = "DWSIM_"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(ENV_PREFIX + name.upper().replace("-", "_"), default)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = Settings()
+    p = argparse.ArgumentParser(
+        prog="python -m mockserver",
+        description="Offline simulator of the Doubleword Batch API. Every flag has an environment twin "
+        f"named {ENV_PREFIX}<FLAG> (e.g. {ENV_PREFIX}PORT, {ENV_PREFIX}DATA_DIR, {ENV_PREFIX}API_KEY "
+        "as a comma-separated list).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--host", default=_env("host", "127.0.0.1"), help="interface to listen on")
+    p.add_argument("--port", type=int, default=int(_env("port", "8000") or 8000), help="port (0: any free port)")
+    p.add_argument(
+        "--data-dir",
+        default=_env("data_dir"),
+        help="folder for the SQLite database and file bodies; state persists there across restarts "
+        "(default: a fresh temporary folder, removed at exit)",
+    )
+    keys = _env("api_key")
+    p.add_argument(
+        "--api-key",
+        action="append",
+        default=keys.split(",") if keys else None,
+        help="accept only this Bearer key (repeatable); with none given, any key is accepted and each "
+        "distinct key is its own user",
+    )
+    seed = _env("seed")
+    p.add_argument("--seed", type=int, default=int(seed) if seed else None, help="seed for ids and simulated outcomes")
+    p.add_argument("--log-level", default=_env("log_level", "info"), choices=["debug", "info", "warning", "error"])
+    p.add_argument("--clock", default=_env("clock", "real"), choices=["real", "manual"], help="time source")
+    p.add_argument("--speed", type=float, default=float(_env("speed", "1") or 1), help="virtual seconds per real second (real clock)")
+    p.add_argument("--models-file", default=_env("models_file"), help="JSON list of models (name, kind, prices)")
+    p.add_argument("--max-file-size", type=int, default=int(_env("max_file_size", str(d.max_file_size)) or 0), help="bytes per upload (0: no limit)")
+    p.add_argument("--max-requests-per-file", type=int, default=int(_env("max_requests_per_file", str(d.max_requests_per_file)) or 0), help="request lines per file (0: no limit)")
+    p.add_argument("--max-request-body-size", type=int, default=int(_env("max_request_body_size", str(d.max_request_body_size)) or 0), help="bytes per request body (0: no limit)")
+    return p
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    settings = Settings(
+        api_keys=tuple(k for k in (args.api_key or []) if k),
+        seed=args.seed,
+        max_file_size=args.max_file_size,
+        max_requests_per_file=args.max_requests_per_file,
+        max_request_body_size=args.max_request_body_size,
+    )
+    if args.models_file:
+        settings = replace(settings, models=load_models(Path(args.models_file)))
+    return settings
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    settings = settings_from(args)
+    if args.data_dir:
+        data_dir = Path(args.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        data_dir = Path(tempfile.mkdtemp(prefix="dw-batch-sim-"))
+        atexit.register(shutil.rmtree, data_dir, True)
+    store = Store(data_dir)
+    clock = open_clock(store, args.clock, args.speed, time.time())
+    backend = Backend(settings, store, clock, IdSource(settings.seed, next_start_number(store)))
+    app = create_app(backend)
+
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.log_level == "debug",
+        loop="uvloop" if sys.platform != "win32" else "asyncio", http="httptools",
+    )
+    server = uvicorn.Server(config)
+    _announce_when_started(server, data_dir, args)
+    server.run()
+    store.close()
+
+
+def _announce_when_started(server: uvicorn.Server, data_dir: Path, args: argparse.Namespace) -> None:
+    original = server.startup
+
+    async def startup(sockets: object = None) -> None:
+        await original(sockets=sockets)  # type: ignore[arg-type]
+        servers = getattr(server, "servers", [])
+        port = args.port
+        for srv in servers:
+            for sock in srv.sockets:
+                port = sock.getsockname()[1]
+        base = f"http://{args.host}:{port}/v1"
+        print(
+            f"Doubleword Batch API simulator listening on {base}  (data: {data_dir}, clock: {args.clock})\n"
+            f"  openai SDK:  OpenAI(base_url=\"{base}\", api_key=\"any-key\")\n"
+            f"  or:          export OPENAI_BASE_URL={base} OPENAI_API_KEY=any-key",
+            flush=True,
+        )
+
+    server.startup = startup  # type: ignore[method-assign]
+
+
+if __name__ == "__main__":
+    main()

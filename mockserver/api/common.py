@@ -1,0 +1,50 @@
+"""What every handler shares: the caller, query parameters parsed as live parses them, responses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from mockserver.backend import Backend
+from mockserver.domain.files import Content
+from mockserver.domain.users import User
+from mockserver.errors import BadRequest
+
+NDJSON = "application/x-ndjson"
+
+
+def backend(request: Request) -> Backend:
+    found: Backend = request.app.state.backend
+    return found
+
+
+def caller(request: Request) -> User:
+    return backend(request).users.from_authorization(request.headers.get("authorization"))
+
+
+def int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw) if raw.strip() == raw and raw.lstrip("+-").isdigit() else int("x")
+    except ValueError:
+        raise BadRequest(f"Failed to deserialize query string: {name}: invalid digit found in string") from None
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+
+
+def content_response(content: Content) -> Response:
+    headers = {"x-incomplete": "true" if content.incomplete else "false"}
+    if content.last_line is not None:
+        headers["x-last-line"] = str(content.last_line)
+    if isinstance(content.chunks, bytes):
+        return Response(content.chunks, media_type=NDJSON, headers=headers)
+    chunks: Iterator[bytes] = content.chunks
+    return StreamingResponse(chunks, media_type=NDJSON, headers=headers)

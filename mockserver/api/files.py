@@ -1,0 +1,94 @@
+"""`/files` routes: upload, list, retrieve, delete, content, cost estimate."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mockserver.api.common import backend, caller, content_response, int_param, json_response
+from mockserver.api.multipart import receive_upload
+from mockserver.render import file_deleted, file_object, list_object
+from mockserver.store import FileRow
+
+
+def _declared_length(request: Request) -> int | None:
+    raw = request.headers.get("content-length")
+    return int(raw) if raw is not None and raw.isdigit() else None
+
+
+async def upload_file(request: Request) -> Response:
+    user = caller(request)
+    files = backend(request).files
+    files.check_declared_size(_declared_length(request))
+    upload = files.begin_upload(user.id)
+    try:
+        await receive_upload(request.stream(), request.headers.get("content-type"), upload)
+        row = upload.commit()
+    except BaseException:
+        upload.abort()
+        raise
+    return json_response(file_object(row, row.bytes, email=None), status=201)
+
+
+
+async def list_files(request: Request) -> Response:
+    user = caller(request)
+    q = request.query_params
+    page = backend(request).files.list_files(
+        user.id,
+        after=q.get("after"),
+        limit=int_param(request, "limit"),
+        order=q.get("order", "desc"),
+        purpose=q.get("purpose"),
+        search=q.get("search"),
+    )
+    files = backend(request).files
+
+    def render(row: FileRow) -> dict[str, object]:
+        return file_object(row, files.size(row), email=user.email)
+
+    return json_response(list_object(page.items, page.has_more, render))
+
+
+async def get_file(request: Request) -> Response:
+    user = caller(request)
+    files = backend(request).files
+    row = files.get(user.id, request.path_params["file_id"])
+    return json_response(file_object(row, files.size(row), email=user.email))
+
+
+async def delete_file(request: Request) -> Response:
+    user = caller(request)
+    row = backend(request).files.delete(user.id, request.path_params["file_id"])
+    return json_response(file_deleted(row.id))
+
+
+async def file_content(request: Request) -> Response:
+    user = caller(request)
+    content = backend(request).files.content(
+        user.id,
+        request.path_params["file_id"],
+        skip=int_param(request, "skip"),
+        limit=int_param(request, "limit"),
+        search=request.query_params.get("search"),
+    )
+    return content_response(content)
+
+
+async def cost_estimate(request: Request) -> Response:
+    user = caller(request)
+    estimate = backend(request).files.cost_estimate(
+        user.id, request.path_params["file_id"], request.query_params.get("completion_window")
+    )
+    return json_response(estimate)
+
+
+routes = [
+    Route("/files", upload_file, methods=["POST"]),
+    Route("/files", list_files, methods=["GET"]),
+    Route("/files/{file_id}", get_file, methods=["GET"]),
+    Route("/files/{file_id}", delete_file, methods=["DELETE"]),
+    Route("/files/{file_id}/content", file_content, methods=["GET"]),
+    Route("/files/{file_id}/cost-estimate", cost_estimate, methods=["GET"]),
+]

@@ -1,0 +1,42 @@
+"""create_app: the route table (every emulated route under `/v1` and `/ai/v1`, the control API under
+`/_mock`) and the one place that turns domain errors into responses."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount
+
+from mockserver.api import control, files, models
+from mockserver.backend import Backend
+from mockserver.errors import ApiError, InternalError
+
+log = logging.getLogger("mockserver")
+
+EMULATED_PREFIXES = ("/v1", "/ai/v1")
+
+
+def emulated_routes() -> list[BaseRoute]:
+    return [*files.routes, *models.routes]
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return Response(exc.body(), status_code=exc.status, media_type=exc.content_type, headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    error = InternalError()
+    return Response(error.body(), status_code=error.status, media_type=error.content_type)
+
+
+def create_app(backend: Backend) -> Starlette:
+    routes: list[BaseRoute] = [Mount(prefix, routes=emulated_routes()) for prefix in EMULATED_PREFIXES]
+    routes += control.routes
+    app = Starlette(routes=routes, exception_handlers={ApiError: _api_error, Exception: _unexpected})
+    app.state.backend = backend
+    return app

@@ -1,0 +1,218 @@
+"""Files: upload, look-up, listing, deletion, content pages and cost estimates.
+
+Owns the rules of the files resource (ids, ownership, listing filters, the `X-Incomplete` and
+`X-Last-Line` arithmetic for input files). Output and error files belong to batches: their content
+comes from a `VirtualContent` provider the batch engine registers. No HTTP here.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+import orjson
+
+from mockserver.domain.ids import IdSource
+from mockserver.domain.paging import Page, clamp_limit, clamp_skip, is_uuid
+from mockserver.domain.upload import Upload
+from mockserver.domain.validation import LineRules, normalised_body, normalised_line
+from mockserver.errors import BadRequest, NotFound, PayloadTooLarge
+from mockserver.settings import Settings
+from mockserver.store import FileRow, Store
+
+CONTENT_CHUNK_LINES = 2000
+
+
+@dataclass(frozen=True)
+class Content:
+    """A content download: the body (bytes or a stream of chunks) and the two live headers."""
+
+    chunks: Iterator[bytes] | bytes
+    incomplete: bool
+    last_line: int | None  # None: send no X-Last-Line
+
+
+class VirtualContent(Protocol):
+    """What the batch engine provides for a batch's output and error files."""
+
+    def content(self, row: FileRow, skip: int, limit: int | None, search: str | None) -> Content: ...
+
+    def size(self, row: FileRow) -> int: ...
+
+
+class FileService:
+    def __init__(self, store: Store, settings: Settings, ids: IdSource, now: Callable[[], float]) -> None:
+        self.store = store
+        self.settings = settings
+        self.ids = ids
+        self.now = now
+        self.virtual: VirtualContent | None = None
+        self.rules = LineRules(
+            allowed_url_paths=settings.allowed_url_paths,
+            model_kinds={m.name: m.kind for m in settings.models},
+            max_body_size=settings.max_request_body_size,
+        )
+
+    # -- create -----------------------------------------------------------------------------------
+    def check_declared_size(self, content_length: int | None) -> None:
+        """413 before reading a body whose declared length is over the limit (plus 10 KiB of framing)."""
+        limit = self.settings.max_file_size
+        if limit and content_length is not None and content_length > limit + 10 * 1024:
+            raise PayloadTooLarge(f"File exceeds the maximum allowed size of {limit} bytes")
+
+    def begin_upload(self, owner: str) -> Upload:
+        return Upload(
+            self.store,
+            self.rules,
+            owner=owner,
+            file_id=self.ids.uuid(),
+            max_file_size=self.settings.max_file_size,
+            max_requests=self.settings.max_requests_per_file,
+            default_ttl=self.settings.input_file_ttl,
+            now=self.now,
+        )
+
+    # -- read -------------------------------------------------------------------------------------
+    def get(self, owner: str, file_id: str) -> FileRow:
+        if not is_uuid(file_id):
+            raise BadRequest("Invalid file ID format")
+        row = self.store.get_file(file_id)
+        if row is None or row.deleted or row.owner != owner:
+            raise NotFound("File", file_id)
+        return row
+
+    def list_files(
+        self,
+        owner: str,
+        *,
+        after: str | None,
+        limit: int | None,
+        order: str,
+        purpose: str | None,
+        search: str | None,
+    ) -> Page[FileRow]:
+        if order not in ("asc", "desc"):
+            raise BadRequest("Order must be 'asc' or 'desc'")
+        cursor = None
+        if after is not None and is_uuid(after):
+            found = self.store.get_file(after)
+            cursor = found if found is not None and found.owner == owner else None
+        size = clamp_limit(limit)
+        rows = self.store.list_files(
+            owner, after=cursor, limit=size + 1, descending=order == "desc", purpose=purpose, search=search
+        )
+        return Page(rows[:size], has_more=len(rows) > size)
+
+    def delete(self, owner: str, file_id: str) -> FileRow:
+        row = self.get(owner, file_id)
+        self.store.mark_file_deleted(row.id)
+        return row
+
+    def size(self, row: FileRow) -> int:
+        if row.kind != "input" and self.virtual is not None:
+            return self.virtual.size(row)
+        return row.bytes
+
+    # -- content ----------------------------------------------------------------------------------
+    def content(self, owner: str, file_id: str, skip: int | None, limit: int | None, search: str | None) -> Content:
+        row = self.get(owner, file_id)
+        start = clamp_skip(skip)
+        size = None if limit is None else clamp_limit(limit)
+        if row.kind != "input":
+            if self.virtual is None:
+                return Content(b"", incomplete=False, last_line=None)
+            return self.virtual.content(row, start, size, search)
+        spans = self.store.file_spans(row.id)
+        indices: Sequence[int] = range(row.line_count)
+        if search:
+            needle = search.lower()
+            indices = [i for i, obj in enumerate(self._requests(row.id, spans, indices)) if needle in
+                       str(obj["custom_id"]).lower()]
+        if size is None:
+            chosen = indices[start:]
+            return Content(self._render(row.id, spans, chosen), incomplete=False, last_line=None)
+        chosen = indices[start : start + size]
+        body = b"".join(self._render(row.id, spans, chosen))
+        end = start + len(chosen)
+        return Content(body, incomplete=end < len(indices), last_line=end)
+
+    def requests(self, row: FileRow) -> Iterator[dict[str, object]]:
+        """Every request of an input file, parsed, in upload order (for batches and estimates)."""
+        spans = self.store.file_spans(row.id)
+        return self._requests(row.id, spans, range(row.line_count))
+
+    def _requests(self, file_id: str, spans: array[int], indices: Sequence[int]) -> Iterator[dict[str, object]]:
+        for raw in self._raw_lines(file_id, spans, indices):
+            obj = orjson.loads(raw)
+            assert isinstance(obj, dict)
+            yield obj
+
+    def _render(self, file_id: str, spans: array[int], indices: Sequence[int]) -> Iterator[bytes]:
+        out: list[bytes] = []
+        for raw in self._raw_lines(file_id, spans, indices):
+            out.append(normalised_line(orjson.loads(raw)))
+            if len(out) >= CONTENT_CHUNK_LINES:
+                yield b"".join(out)
+                out = []
+        if out:
+            yield b"".join(out)
+
+    def _raw_lines(self, file_id: str, spans: array[int], indices: Sequence[int]) -> Iterator[bytes]:
+        for group_start in range(0, len(indices), CONTENT_CHUNK_LINES):
+            group = indices[group_start : group_start + CONTENT_CHUNK_LINES]
+            lo, hi = spans[2 * group[0]], spans[2 * group[-1] + 1]
+            block = self.store.read_span(file_id, lo, hi)
+            for i in group:
+                yield block[spans[2 * i] - lo : spans[2 * i + 1] - lo].strip()
+
+    # -- cost estimate ----------------------------------------------------------------------------
+    def cost_estimate(self, owner: str, file_id: str, window: str | None) -> dict[str, object]:
+        """dwctl `get_file_cost_estimate`: input tokens = body bytes / 4; output tokens = 1 per
+        embeddings request, else 10% more than the input (the live fallback with no history)."""
+        row = self.get(owner, file_id)
+        chosen_window = window or "24h"
+        stats: dict[str, list[int]] = {}
+        for obj in self.requests(row) if row.kind == "input" else iter(()):
+            body = normalised_body(obj["body"])
+            model = str(body["model"]) if isinstance(body, dict) else ""
+            entry = stats.setdefault(model, [0, 0])
+            entry[0] += 1
+            entry[1] += len(orjson.dumps(body))
+        models: list[dict[str, object]] = []
+        totals = [0, 0, 0]
+        total_cost = Decimal(0)
+        for model, (count, body_bytes) in sorted(stats.items()):
+            spec = self.settings.model(model)
+            input_tokens = body_bytes // 4
+            embeddings = spec is not None and spec.kind == "embeddings"
+            output_tokens = count if embeddings else int(input_tokens * 1.1)
+            cost = Decimal(0)
+            if spec is not None:
+                in_price = spec.input_price.get(chosen_window, Decimal(0)) / 1_000_000
+                out_price = spec.output_price.get(chosen_window, Decimal(0)) / 1_000_000
+                cost = input_tokens * in_price + output_tokens * out_price
+            total_cost += cost
+            totals = [totals[0] + count, totals[1] + input_tokens, totals[2] + output_tokens]
+            models.append({
+                "model": model,
+                "request_count": count,
+                "estimated_input_tokens": input_tokens,
+                "estimated_output_tokens": output_tokens,
+                "estimated_cost": _decimal_text(cost),
+            })
+        return {
+            "file_id": file_id,
+            "total_requests": totals[0],
+            "total_estimated_input_tokens": totals[1],
+            "total_estimated_output_tokens": totals[2],
+            "total_estimated_cost": _decimal_text(total_cost),
+            "models": models,
+        }
+
+
+def _decimal_text(value: Decimal) -> str:
+    """A decimal in plain notation (rust_decimal's Display never uses an exponent)."""
+    return format(value.normalize(), "f") if value else "0"

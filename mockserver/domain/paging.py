@@ -1,0 +1,38 @@
+"""Pagination rules shared by lists and content downloads (dwctl `pagination.rs`).
+
+`limit` is clamped to 1..101 (the docs say 100; the clamp is 101), `skip` below 0 becomes 0, and
+an `after` cursor that is not a known id of the caller is ignored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+MAX_LIMIT = 101
+DEFAULT_LIST_LIMIT = 20
+
+
+def clamp_limit(limit: int | None, default: int = DEFAULT_LIST_LIMIT) -> int:
+    return default if limit is None else max(1, min(MAX_LIMIT, limit))
+
+
+def clamp_skip(skip: int | None) -> int:
+    return 0 if skip is None else max(0, skip)
+
+
+def is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    has_more: bool

@@ -1,0 +1,134 @@
+"""The rules one request line of an uploaded JSONL file must pass, with the live service's messages.
+
+Order and wording follow dwctl's `OpenAIBatchRequest::to_internal` and `FileUploadError`: a line that
+is not a JSON object with `custom_id`, `method`, `url` and `body` is `Invalid JSON on line N: ...`;
+then custom_id, method, url, body.model, model access (403), model type, body size, each
+`Line N: ...`. N counts non-blank lines from 1. The wording after `Invalid JSON on line N:` is our
+parser's (the live server prints serde's); the fidelity table says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from mockserver.errors import BadRequest, Forbidden
+
+MAX_CUSTOM_ID_BYTES = 64
+CHAT_URLS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/messages"})
+EMBEDDINGS_URLS = frozenset({"/v1/embeddings"})
+_REQUIRED = ("custom_id", "method", "url", "body")
+_STRING_FIELDS = ("custom_id", "method", "url")
+
+
+@dataclass(frozen=True)
+class LineRules:
+    allowed_url_paths: tuple[str, ...]
+    model_kinds: Mapping[str, str]  # model name -> "chat" | "embeddings"
+    max_body_size: int  # 0 means unlimited
+
+
+def _describe(value: Any) -> str:
+    """A JSON value as serde names it in `invalid type: ...` messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean `{str(value).lower()}`"
+    if isinstance(value, int):
+        return f"integer `{value}`"
+    if isinstance(value, float):
+        return f"floating point `{value}`"
+    if isinstance(value, str):
+        return f'string "{value}"'
+    return "sequence" if isinstance(value, list) else "map"
+
+
+def _invalid_json(n: int, raw: bytes, detail: str) -> BadRequest:
+    return BadRequest(f"Invalid JSON on line {n}: {detail} at line 1 column {len(raw)}")
+
+
+def _custom_id_ok(custom_id: str) -> bool:
+    # http's HeaderValue::from_str: visible ASCII, space, tab and bytes >= 0x80; no other controls, no DEL
+    return all(ch == "\t" or (" " <= ch != "\x7f") for ch in custom_id)
+
+
+def parse_line(raw: bytes, n: int) -> dict[str, Any]:
+    """Parse a stripped, non-blank line into the request object, or raise the live JSON error."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"Invalid JSON on line {n}: {exc.msg}: line 1 column {exc.colno}") from None
+    if not isinstance(obj, dict):
+        raise _invalid_json(n, raw, f"invalid type: {_describe(obj)}, expected struct OpenAIBatchRequest")
+    for key in _STRING_FIELDS:
+        if key in obj and not isinstance(obj[key], str):
+            raise _invalid_json(n, raw, f"invalid type: {_describe(obj[key])}, expected a string")
+    for key in _REQUIRED:
+        if key not in obj:
+            raise _invalid_json(n, raw, f"missing field `{key}`")
+    return obj
+
+
+def check_request(obj: Mapping[str, Any], n: int, rules: LineRules, raw_len: int) -> str:
+    """Apply the line rules to a parsed request; return its model name."""
+    custom_id: str = obj["custom_id"]
+    if len(custom_id.encode()) > MAX_CUSTOM_ID_BYTES:
+        raise BadRequest(
+            f"Line {n}: custom_id exceeds maximum length of {MAX_CUSTOM_ID_BYTES} characters "
+            f"(got {len(custom_id.encode())})"
+        )
+    if not _custom_id_ok(custom_id):
+        raise BadRequest(
+            f"Line {n}: custom_id contains invalid characters: must be valid ASCII without control characters"
+        )
+    method: str = obj["method"]
+    if method.upper() != "POST":
+        raise BadRequest(f"Line {n}: Unsupported HTTP method '{method}'. Only POST is currently supported.")
+    url: str = obj["url"]
+    if url not in rules.allowed_url_paths:
+        allowed = ", ".join(rules.allowed_url_paths)
+        raise BadRequest(f"Line {n}: Unsupported URL path '{url}'. Allowed paths are: {allowed}")
+    body = obj["body"]
+    model = body.get("model") if isinstance(body, dict) else None
+    if not isinstance(model, str):
+        raise BadRequest(f"Line {n}: Missing 'model' field in request body")
+    kind = rules.model_kinds.get(model)
+    if kind is None:
+        raise Forbidden(f"Line {n}: Model '{model}' has not been configured or is not available to user")
+    expected = "chat" if url in CHAT_URLS else "embeddings" if url in EMBEDDINGS_URLS else kind
+    if kind != expected:
+        raise BadRequest(
+            f"Line {n}: Model '{model}' is a {kind.upper()} model but endpoint '{url}' "
+            f"requires a {expected.upper()} model"
+        )
+    # The live limit applies to the re-serialised body (priority removed). The raw line bounds it
+    # closely, so only lines near the limit pay for re-serialising.
+    if rules.max_body_size and raw_len * 2 > rules.max_body_size:
+        size = len(orjson.dumps(normalised_body(body)))
+        if size > rules.max_body_size:
+            raise BadRequest(
+                f"Line {n}: Request body is {size} bytes, which exceeds the maximum allowed size of "
+                f"{rules.max_body_size} bytes"
+            )
+    return model
+
+
+def normalised_body(body: Any) -> Any:
+    """The body as stored: a `priority` key is removed (callers may not set it)."""
+    if isinstance(body, dict) and "priority" in body:
+        return {k: v for k, v in body.items() if k != "priority"}
+    return body
+
+
+def normalised_line(obj: Mapping[str, Any]) -> bytes:
+    """The request as the input file's content returns it: compact, four keys, priority removed."""
+    template = {
+        "custom_id": obj["custom_id"],
+        "method": obj["method"],
+        "url": obj["url"],
+        "body": normalised_body(obj["body"]),
+    }
+    return orjson.dumps(template, option=orjson.OPT_APPEND_NEWLINE)
