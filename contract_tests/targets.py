@@ -16,10 +16,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 
@@ -112,12 +112,20 @@ class AsgiTarget(Target):
         self.backend = Backend(settings, store, clock, IdSource(settings.seed, next_start_number(store)))
         self.app = create_app(self.backend)
         self.base_url = "http://testserver/v1"
-        self._client_cls = cast(Callable[..., httpx.Client], TestClient)
+        # One TestClient, entered for the whole session, so that its event loop (and the batch
+        # planning tasks started on it) lives as long as the app; each user's client shares it.
+        self._runner = TestClient(self.app, base_url=self.base_url)
+        self._runner.__enter__()
 
     def _transport_client(self, headers: dict[str, str]) -> httpx.Client:
-        return self._client_cls(self.app, base_url=self.base_url, headers=headers)
+        from starlette.testclient import TestClient
+
+        client = TestClient(self.app, base_url=self.base_url, headers=headers)
+        client.portal = self._runner.portal  # run on the session's event loop
+        return client
 
     def close(self) -> None:
+        self._runner.__exit__(None, None, None)
         self.backend.store.close()
         self._tmp.cleanup()
 

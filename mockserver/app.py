@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 
-from mockserver.api import control, files, models
+from mockserver.api import batches, control, files, models
 from mockserver.backend import Backend
 from mockserver.errors import ApiError, InternalError
 
@@ -20,7 +22,7 @@ EMULATED_PREFIXES = ("/v1", "/ai/v1")
 
 
 def emulated_routes() -> list[BaseRoute]:
-    return [*files.routes, *models.routes]
+    return [*files.routes, *batches.routes, *models.routes]
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -37,6 +39,13 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def create_app(backend: Backend) -> Starlette:
     routes: list[BaseRoute] = [Mount(prefix, routes=emulated_routes()) for prefix in EMULATED_PREFIXES]
     routes += control.routes
-    app = Starlette(routes=routes, exception_handlers={ApiError: _api_error, Exception: _unexpected})
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await backend.start()
+        yield
+
+    app = Starlette(
+        routes=routes, exception_handlers={ApiError: _api_error, Exception: _unexpected}, lifespan=lifespan
+    )
     app.state.backend = backend
     return app

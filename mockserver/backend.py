@@ -6,9 +6,11 @@ reach it through `request.app.state.backend`; tests may build one directly.
 
 from __future__ import annotations
 
+from mockserver.domain.batches import BatchService
 from mockserver.domain.clock import Clock, ManualClock
 from mockserver.domain.files import FileService
 from mockserver.domain.ids import IdSource
+from mockserver.domain.model import SimulatedModel
 from mockserver.domain.users import Users
 from mockserver.settings import Settings
 from mockserver.store import Store
@@ -22,10 +24,18 @@ class Backend:
         self.ids = ids
         self.users = Users(settings.api_keys)
         self.files = FileService(store, settings, ids, clock.now)
+        model = SimulatedModel(settings.seed or 0, {m.name: m.dimensions for m in settings.models if m.kind == "embeddings"})
+        self.model = model
+        self.batches = BatchService(store, self.files, settings, model, ids.uuid, clock.now)
+
+    async def start(self) -> None:
+        """At startup, on the event loop: finish planning batches a previous run left unplanned."""
+        self.batches.resume_unscheduled()
 
     def reset(self) -> None:
         """Forget every file and batch; the clock keeps its mode and time."""
         self.store.forget_everything()
+        self.batches.forget()
 
     def now(self) -> float:
         return self.clock.now()

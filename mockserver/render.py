@@ -8,6 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import orjson
+
+from mockserver.domain.status import BatchView
 from mockserver.store import FileRow
 
 T = TypeVar("T")
@@ -44,3 +47,42 @@ def list_object(items: Sequence[T], has_more: bool, render: Callable[[T], dict[s
 
 def file_deleted(file_id: str) -> dict[str, Any]:
     return {"id": file_id, "object": "file", "deleted": True}
+
+
+def batch_object(view: BatchView, *, with_context: bool) -> dict[str, Any]:
+    """The live BatchResponse, fields in its order, unset ones omitted. `with_context` adds the
+    `context_*` metadata keys that GET and list add (the create response lacks them)."""
+    row = view.row
+    obj: dict[str, Any] = {
+        "id": row.id,
+        "object": "batch",
+        "endpoint": row.endpoint,
+        "input_file_id": row.input_file_id or "",
+        "completion_window": row.completion_window,
+        "status": view.status,
+    }
+    if row.output_file_id is not None:
+        obj["output_file_id"] = row.output_file_id
+    if row.error_file_id is not None:
+        obj["error_file_id"] = row.error_file_id
+    obj["created_at"] = int(row.created_at)
+    stamps = (
+        ("in_progress_at", view.in_progress_at),
+        ("expires_at", row.expires_at),
+        ("finalizing_at", view.finalizing_at),
+        ("completed_at", view.completed_at),
+        ("failed_at", view.failed_at),
+        ("expired_at", view.expired_at),
+        ("cancelling_at", row.cancelled_at),
+        ("cancelled_at", row.cancelled_at),
+    )
+    for key, value in stamps:
+        if value is not None:
+            obj[key] = int(value)
+    obj["request_counts"] = {"total": row.total, "completed": view.completed, "failed": view.failed}
+    metadata = orjson.loads(row.metadata)
+    if with_context:
+        metadata |= {"context_name": "Personal", "context_type": "personal"}
+    obj["metadata"] = metadata
+    obj["dwext"] = {"source": "api"}
+    return obj

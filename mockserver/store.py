@@ -11,7 +11,8 @@ import os
 import sqlite3
 from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,41 @@ CREATE TABLE IF NOT EXISTS files (
     deleted INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS files_by_owner ON files (owner, deleted, created_at, id);
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    input_file_id TEXT,              -- NULL once the input file is deleted (reported as "")
+    source_file_id TEXT NOT NULL,    -- the input file it was created from (kept after deletion)
+    endpoint TEXT NOT NULL,
+    completion_window TEXT NOT NULL,
+    metadata TEXT NOT NULL,          -- JSON object of strings
+    created_at REAL NOT NULL,
+    ready_at REAL NOT NULL,          -- end of validation: requests become runnable
+    expires_at REAL NOT NULL,
+    total INTEGER NOT NULL,
+    output_file_id TEXT,
+    error_file_id TEXT,
+    cancelled_at REAL,
+    scheduled INTEGER NOT NULL DEFAULT 0,
+    deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS batches_by_owner ON batches (owner, deleted, created_at, id);
+CREATE TABLE IF NOT EXISTS requests (
+    batch_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    custom_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    start_at REAL NOT NULL,
+    end_at REAL NOT NULL,
+    ok INTEGER NOT NULL,             -- 1: ends in the output file, 0: in the error file
+    line BLOB NOT NULL,              -- that file's line, newline included
+    result BLOB NOT NULL,            -- JSON {status, body} or {error} for /results
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (batch_id, idx)
+);
+CREATE INDEX IF NOT EXISTS requests_by_end ON requests (batch_id, ok, end_at, request_id);
 """
 
 
@@ -48,6 +84,41 @@ class FileRow:
     line_count: int
     batch_id: str | None
     deleted: bool
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    id: str
+    owner: str
+    input_file_id: str | None
+    source_file_id: str
+    endpoint: str
+    completion_window: str
+    metadata: str
+    created_at: float
+    ready_at: float
+    expires_at: float
+    total: int
+    output_file_id: str | None
+    error_file_id: str | None
+    cancelled_at: float | None
+    scheduled: bool
+    deleted: bool
+
+
+_BATCH_FIELDS = tuple(f.name for f in fields(BatchRow))
+_BATCH_COLUMNS = ", ".join(_BATCH_FIELDS)
+
+
+def _batch_row(row: tuple[Any, ...]) -> BatchRow:
+    values = dict(zip(_BATCH_FIELDS, row, strict=True))
+    values["scheduled"] = bool(values["scheduled"])
+    values["deleted"] = bool(values["deleted"])
+    return BatchRow(**values)
+
+
+def _batch_values(row: BatchRow) -> tuple[Any, ...]:
+    return tuple(int(v) if isinstance(v, bool) else v for v in (getattr(row, f) for f in _BATCH_FIELDS))
 
 
 _FILE_COLUMNS = "id, owner, kind, filename, purpose, bytes, created_at, expires_at, line_count, batch_id, deleted"
@@ -152,24 +223,94 @@ class Store:
     def mark_file_deleted(self, file_id: str) -> None:
         self.db.execute("UPDATE files SET deleted = 1 WHERE id = ?", (file_id,))
 
+    # -- batches ----------------------------------------------------------------------------------
+    def insert_batch(self, row: BatchRow) -> None:
+        self.db.execute(
+            f"INSERT INTO batches ({_BATCH_COLUMNS}) VALUES ({', '.join('?' * len(_BATCH_FIELDS))})",
+            _batch_values(row),
+        )
+
+    def get_batch(self, batch_id: str) -> BatchRow | None:
+        row = self.db.execute(f"SELECT {_BATCH_COLUMNS} FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        return None if row is None else _batch_row(row)
+
+    def owner_batches(self, owner: str) -> list[BatchRow]:
+        """Every live batch of `owner`, newest first (by created_at, then id)."""
+        sql = f"SELECT {_BATCH_COLUMNS} FROM batches WHERE owner = ? AND deleted = 0 ORDER BY created_at DESC, id DESC"
+        return [_batch_row(r) for r in self.db.execute(sql, (owner,))]
+
+    def batches_of_file(self, file_id: str) -> list[BatchRow]:
+        sql = f"SELECT {_BATCH_COLUMNS} FROM batches WHERE input_file_id = ? OR output_file_id = ? OR error_file_id = ?"
+        return [_batch_row(r) for r in self.db.execute(sql, (file_id, file_id, file_id))]
+
+    def unscheduled_batches(self) -> list[BatchRow]:
+        return [_batch_row(r) for r in self.db.execute(f"SELECT {_BATCH_COLUMNS} FROM batches WHERE scheduled = 0")]
+
+    def update_batch(self, batch_id: str, **changes: Any) -> None:
+        assert set(changes) <= set(_BATCH_FIELDS), changes
+        assignments = ", ".join(f"{key} = ?" for key in changes)
+        self.db.execute(f"UPDATE batches SET {assignments} WHERE id = ?", (*changes.values(), batch_id))
+
+    # -- requests of a batch --------------------------------------------------------------------
+    def save_requests(self, batch_id: str, rows: list[tuple[Any, ...]], mark_scheduled: bool) -> None:
+        """Insert or replace request rows (batch_id first in each) in one transaction."""
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO requests (batch_id, idx, request_id, custom_id, model, start_at, end_at, ok, "
+                "line, result, prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            if mark_scheduled:
+                self.db.execute("UPDATE batches SET scheduled = 1 WHERE id = ?", (batch_id,))
+
+    def request_ends(self, batch_id: str, ok: int) -> list[tuple[float, int]]:
+        """(end time, line length) of the batch's successes or failures, in file order."""
+        sql = "SELECT end_at, length(line) FROM requests WHERE batch_id = ? AND ok = ? ORDER BY end_at, request_id"
+        return [(float(a), int(b)) for a, b in self.db.execute(sql, (batch_id, ok))]
+
+    def request_lines(
+        self, batch_id: str, ok: int, until: float, offset: int, limit: int, search: str | None
+    ) -> list[bytes]:
+        where = "batch_id = ? AND ok = ? AND end_at <= ?"
+        args: list[Any] = [batch_id, ok, until]
+        if search:
+            where += " AND instr(lower(custom_id), lower(?)) > 0"
+            args.append(search)
+        sql = f"SELECT line FROM requests WHERE {where} ORDER BY end_at, request_id LIMIT ? OFFSET ?"
+        return [bytes(r[0]) for r in self.db.execute(sql, (*args, limit, offset))]
+
+    def requests_by_index(self, batch_id: str, offset: int, limit: int) -> list[tuple[Any, ...]]:
+        sql = (
+            "SELECT idx, request_id, custom_id, model, start_at, end_at, ok, result FROM requests "
+            "WHERE batch_id = ? ORDER BY idx LIMIT ? OFFSET ?"
+        )
+        return list(self.db.execute(sql, (batch_id, limit, offset)))
+
+    def request_ids(self, batch_id: str) -> dict[str, int]:
+        return {str(r): int(i) for i, r in self.db.execute("SELECT idx, request_id FROM requests WHERE batch_id = ?", (batch_id,))}
+
+    def token_totals(self, batch_id: str, until: float) -> tuple[int, int, int, float]:
+        sql = (
+            "SELECT count(*), coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0), "
+            "coalesce(avg(end_at - start_at), 0) FROM requests WHERE batch_id = ? AND ok = 1 AND end_at <= ?"
+        )
+        count, prompt, completion, duration = self.db.execute(sql, (batch_id, until)).fetchone()
+        return int(count), int(prompt), int(completion), float(duration)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
     def forget_everything(self) -> None:
         """Reset: drop every object and body; the clock (in `meta`) stays."""
         self.db.execute("DELETE FROM files")
+        self.db.execute("DELETE FROM batches")
+        self.db.execute("DELETE FROM requests")
         for blob in self.blob_dir.iterdir():
             blob.unlink(missing_ok=True)
-
-    def read_span(self, file_id: str, start: int, end: int) -> bytes:
-        with open(self.blob_path(file_id), "rb") as fh:
-            fh.seek(start)
-            return fh.read(end - start)
-
-    def iter_blob(self, file_id: str, start: int, end: int, chunk: int = 1 << 20) -> Iterator[bytes]:
-        with open(self.blob_path(file_id), "rb") as fh:
-            fh.seek(start)
-            left = end - start
-            while left > 0:
-                data = fh.read(min(chunk, left))
-                if not data:
-                    return
-                left -= len(data)
-                yield data

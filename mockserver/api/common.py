@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -46,5 +45,4 @@ def content_response(content: Content) -> Response:
         headers["x-last-line"] = str(content.last_line)
     if isinstance(content.chunks, bytes):
         return Response(content.chunks, media_type=NDJSON, headers=headers)
-    chunks: Iterator[bytes] = content.chunks
-    return StreamingResponse(chunks, media_type=NDJSON, headers=headers)
+    return StreamingResponse(content.chunks, media_type=NDJSON, headers=headers)

@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mockserver.api.common import backend, json_response
-from mockserver.domain.models import list_models
+from mockserver.domain.catalog import list_models
 
 
 async def get_models(request: Request) -> Response:

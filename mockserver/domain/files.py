@@ -8,9 +8,10 @@ comes from a `VirtualContent` provider the batch engine registers. No HTTP here.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Protocol
 
 import orjson
@@ -30,7 +31,7 @@ CONTENT_CHUNK_LINES = 2000
 class Content:
     """A content download: the body (bytes or a stream of chunks) and the two live headers."""
 
-    chunks: Iterator[bytes] | bytes
+    chunks: Iterator[bytes] | AsyncIterator[bytes] | bytes
     incomplete: bool
     last_line: int | None  # None: send no X-Last-Line
 
@@ -50,6 +51,7 @@ class FileService:
         self.ids = ids
         self.now = now
         self.virtual: VirtualContent | None = None
+        self.on_delete: Callable[[str], None] | None = None  # the batch engine's cascade
         self.rules = LineRules(
             allowed_url_paths=settings.allowed_url_paths,
             model_kinds={m.name: m.kind for m in settings.models},
@@ -108,7 +110,10 @@ class FileService:
 
     def delete(self, owner: str, file_id: str) -> FileRow:
         row = self.get(owner, file_id)
-        self.store.mark_file_deleted(row.id)
+        with self.store.transaction():
+            self.store.mark_file_deleted(row.id)
+            if self.on_delete is not None:
+                self.on_delete(row.id)
         return row
 
     def size(self, row: FileRow) -> int:
@@ -161,12 +166,7 @@ class FileService:
             yield b"".join(out)
 
     def _raw_lines(self, file_id: str, spans: array[int], indices: Sequence[int]) -> Iterator[bytes]:
-        for group_start in range(0, len(indices), CONTENT_CHUNK_LINES):
-            group = indices[group_start : group_start + CONTENT_CHUNK_LINES]
-            lo, hi = spans[2 * group[0]], spans[2 * group[-1] + 1]
-            block = self.store.read_span(file_id, lo, hi)
-            for i in group:
-                yield block[spans[2 * i] - lo : spans[2 * i + 1] - lo].strip()
+        return raw_lines(self.store.blob_path(file_id), spans, indices)
 
     # -- cost estimate ----------------------------------------------------------------------------
     def cost_estimate(self, owner: str, file_id: str, window: str | None) -> dict[str, object]:
@@ -211,6 +211,24 @@ class FileService:
             "total_estimated_cost": _decimal_text(total_cost),
             "models": models,
         }
+
+
+def raw_lines(path: Path, spans: array[int], indices: Sequence[int]) -> Iterator[bytes]:
+    """The stripped request lines `indices` of a stored upload, read a block of lines at a time."""
+    with open(path, "rb") as fh:
+        for group_start in range(0, len(indices), CONTENT_CHUNK_LINES):
+            group = indices[group_start : group_start + CONTENT_CHUNK_LINES]
+            lo, hi = spans[2 * group[0]], spans[2 * group[-1] + 1]
+            needed = sum(spans[2 * i + 1] - spans[2 * i] for i in group)
+            if hi - lo > 2 * needed + (1 << 20):  # scattered lines: read each on its own
+                for i in group:
+                    fh.seek(spans[2 * i])
+                    yield fh.read(spans[2 * i + 1] - spans[2 * i]).strip()
+                continue
+            fh.seek(lo)
+            block = fh.read(hi - lo)
+            for i in group:
+                yield block[spans[2 * i] - lo : spans[2 * i + 1] - lo].strip()
 
 
 def _decimal_text(value: Decimal) -> str:

@@ -282,8 +282,8 @@ class SimulatedModel:
             return ModelAnswer(exc.status, {"error": {**error, "code": None}})
 
     def _hash(self, *parts: bytes) -> int:
-        digest = hashlib.blake2b(str(self._seed).encode(), digest_size=16)
-        for part in parts:
+        digest = hashlib.blake2b(digest_size=16)
+        for part in (str(self._seed).encode(), *parts):
             digest.update(len(part).to_bytes(8, "big") + part)
         return int.from_bytes(digest.digest(), "big")
 
@@ -360,8 +360,9 @@ class SimulatedModel:
         data = []
         for index, item in enumerate(inputs):
             vector_rng = random.Random(self._hash(b"embedding", model.encode(), _canonical(item)))
-            vector = [vector_rng.gauss(0.0, 1.0) for _ in range(dimensions)]
-            norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+            raw_ints = struct.unpack(f"<{dimensions}h", vector_rng.randbytes(2 * dimensions))
+            vector = [x + 0.5 for x in raw_ints]  # never all zero
+            norm = math.sqrt(sum(x * x for x in vector))
             values = [round(x / norm, 6) for x in vector]
             embedding: Any = values if encoding == "float" else base64.b64encode(
                 struct.pack(f"<{dimensions}f", *values)).decode()

@@ -15,9 +15,10 @@ Keywords honoured while generating:
   items (a schema, or a list as in draft-07), prefixItems, additionalItems, minItems / maxItems,
   uniqueItems, contains,
   minLength / maxLength, pattern (regular expressions built from literals, classes, groups,
-  alternation, quantifiers and anchors), format (date, date-time, time, email, uri, uri-reference,
-  uuid, hostname, ipv4, ipv6),
+  alternation, quantifiers, anchors and lookaheads), format (date, date-time, time, email, uri,
+  uri-reference, uuid, hostname, ipv4, ipv6),
   minimum / maximum / exclusiveMinimum / exclusiveMaximum / multipleOf (integer and number).
+Strings, arrays and objects are not built longer than 10,000 (a larger minimum is refused).
 Other keywords are not used to generate but are still enforced by the final validation.
 
 Knows nothing of HTTP, clocks or models, and holds no mutable global state.
@@ -25,6 +26,7 @@ Knows nothing of HTTP, clocks or models, and holds no mutable global state.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import math
 import random
@@ -42,6 +44,7 @@ from jsonschema.exceptions import SchemaError, best_match
 _ATTEMPTS = 8
 _SOFT_DEPTH = 4  # deeper than this, generate as little as the schema allows (ends recursion)
 _HARD_DEPTH = 32
+_MAX_SIZE = 10_000  # longest string, array or object the generator will build
 _WORDS = ("alpha", "blue", "cedar", "delta", "ember", "field", "green", "harbor", "iris", "jade",
           "kite", "lumen", "maple", "north", "ocean", "pine", "quartz", "river", "stone", "tide")
 _LOWER = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties")
@@ -93,18 +96,27 @@ def generate(schema: Mapping[str, Any] | bool, rng: random.Random) -> Any:
         except SchemaNotSupported as exc:
             reason = str(exc)
             continue
+        except (TypeError, ValueError, LookupError, AttributeError, re.error) as exc:  # odd schemas
+            reason = f"{type(exc).__name__}: {exc}"
+            continue
         except RecursionError:
             reason = "the schema nests too deeply"
             continue
         error = best_match(validator.iter_errors(value))
         if error is None:
-            return value
+            return copy.deepcopy(value)  # share nothing with the schema (enum / const values)
         reason = f"generated value fails at {error.json_path}: {error.message}"
     raise SchemaNotSupported(reason)
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_size(size: int) -> int:
+    if size > _MAX_SIZE:
+        raise SchemaNotSupported(f"a minimum size of {size} is more than the simulator builds ({_MAX_SIZE})")
+    return size
 
 
 def _types(value: Any) -> set[str]:
@@ -231,6 +243,7 @@ class _Generator:
         chosen = [k for k in optional if depth < _SOFT_DEPTH and self.rng.random() < 0.5]
         spare = [k for k in optional if k not in chosen]
         names = required + chosen
+        _check_size(s.get("minProperties", 0))
         while len(names) < s.get("minProperties", 0) and (spare or extra is not False):
             names.append(spare.pop(0) if spare else f"extra_{len(names)}")
         while len(names) > s.get("maxProperties", len(names)) and chosen:
@@ -248,7 +261,7 @@ class _Generator:
         prefix, items = s.get("prefixItems", []), s.get("items", True)
         if isinstance(items, list):  # draft-07 tuple form
             prefix, items = items, s.get("additionalItems", True)
-        lo, hi = s.get("minItems", 0), s.get("maxItems")
+        lo, hi = _check_size(s.get("minItems", 0)), s.get("maxItems")
         base = max(lo, len(prefix) if hi is None else min(len(prefix), hi))
         top = base + 3 if hi is None else hi
         if items is False:
@@ -274,7 +287,7 @@ class _Generator:
         return out
 
     def _string(self, s: dict[str, Any], depth: int) -> str:
-        lo, hi = s.get("minLength", 0), s.get("maxLength")
+        lo, hi = _check_size(s.get("minLength", 0)), s.get("maxLength")
         pattern, fmt = s.get("pattern"), s.get("format")
         text = ""
         for _ in range(20):
@@ -289,10 +302,12 @@ class _Generator:
         return text
 
     def _text(self, lo: int, hi: int | None) -> str:
-        want = self.rng.randint(lo, hi) if hi is not None else lo
+        want = self.rng.randint(lo, min(hi, lo + 40)) if hi is not None else lo
         words = [self.rng.choice(_WORDS) for _ in range(self.rng.randint(1, 3))]
-        while len(" ".join(words)) < want:
+        size = len(" ".join(words))
+        while size < want:
             words.append(self.rng.choice(_WORDS))
+            size += 1 + len(words[-1])
         text = " ".join(words)
         if hi is not None:
             text = text[:want]
@@ -326,13 +341,17 @@ class _Generator:
             elif name == "IN":
                 out.append(self._char_in(av))
             elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-                low, high, sub = av
+                low, high, sub = _check_size(av[0]), av[1], av[2]
                 for _ in range(self.rng.randint(low, max(low, min(high, low + 3)))):
                     self._emit(sub, out)
             elif name in ("SUBPATTERN", "ATOMIC_GROUP"):
                 self._emit(av[-1] if name == "SUBPATTERN" else av, out)
             elif name == "BRANCH":
                 self._emit(self.rng.choice(av[1]), out)
+            elif name == "ASSERT" and av[0] == 1:  # lookahead: emit what it looks for (checked later)
+                self._emit(av[1], out)
+            elif name == "ASSERT_NOT":
+                pass
             elif name != "AT":
                 raise SchemaNotSupported(f"regular expression feature {name} is not supported")
 

@@ -1,4 +1,4 @@
-"""`GET /models`: the configured models a key may use, as the live handler lists them.
+"""The model catalogue as `GET /models` lists it: the configured models a key may use.
 
 This route alone answers in the OpenAI error envelope and parses `Bearer` case-insensitively
 (dwctl `ai_models.rs`).

@@ -1,0 +1,111 @@
+"""`/batches` routes: create, list, retrieve, cancel, delete, results, analytics, retry."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mockserver.api.common import backend, caller, content_response, int_param, json_response
+from mockserver.domain.status import BatchView
+from mockserver.errors import BadRequest, UnsupportedMediaType
+from mockserver.render import batch_object, list_object
+
+
+async def json_body(request: Request) -> object:
+    """axum's `Json` extractor: 415 without a JSON content type, 400 on a syntax error."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not (ctype == "application/json" or (ctype.startswith("application/") and ctype.endswith("+json"))):
+        raise UnsupportedMediaType("Expected request with `Content-Type: application/json`")
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"Failed to parse the request body as JSON: {exc.msg}: line {exc.lineno} column {exc.colno}") from None
+
+
+def _batch(view: BatchView, status: int = 200) -> Response:
+    return json_response(batch_object(view, with_context=True), status=status)
+
+
+async def create_batch(request: Request) -> Response:
+    user = caller(request)
+    payload = await json_body(request)
+    view = await backend(request).batches.create(user.id, user.email, payload)
+    return json_response(batch_object(view, with_context=False), status=201)
+
+
+def _flag(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return False
+    if raw not in ("true", "false"):
+        raise BadRequest(f"Failed to deserialize query string: {name}: provided string was not `true` or `false`")
+    return raw == "true"
+
+
+async def list_batches(request: Request) -> Response:
+    user = caller(request)
+    q = request.query_params
+    page = await backend(request).batches.list_batches(
+        user.id, after=q.get("after"), limit=int_param(request, "limit"), status=q.get("status"),
+        search=q.get("search"), active_first=_flag(request, "active_first"),
+    )
+    return json_response(list_object(page.items, page.has_more, lambda v: batch_object(v, with_context=True)))
+
+
+async def get_batch(request: Request) -> Response:
+    user = caller(request)
+    return _batch(await backend(request).batches.get(user.id, request.path_params["batch_id"]))
+
+
+async def cancel_batch(request: Request) -> Response:
+    user = caller(request)
+    return _batch(await backend(request).batches.cancel(user.id, request.path_params["batch_id"]))
+
+
+async def delete_batch(request: Request) -> Response:
+    user = caller(request)
+    await backend(request).batches.delete(user.id, request.path_params["batch_id"])
+    return Response(status_code=204)
+
+
+async def batch_results(request: Request) -> Response:
+    user = caller(request)
+    q = request.query_params
+    content = await backend(request).batches.results(
+        user.id, request.path_params["batch_id"], skip=int_param(request, "skip"),
+        limit=int_param(request, "limit"), search=q.get("search"), status=q.get("status"),
+    )
+    return content_response(content)
+
+
+async def batch_analytics(request: Request) -> Response:
+    user = caller(request)
+    return json_response(await backend(request).batches.analytics(user.id, request.path_params["batch_id"]))
+
+
+async def retry_batch(request: Request) -> Response:
+    user = caller(request)
+    return _batch(await backend(request).batches.retry(user.id, request.path_params["batch_id"]))
+
+
+async def retry_requests(request: Request) -> Response:
+    user = caller(request)
+    batches = backend(request).batches
+    batches.check_batch_id(request.path_params["batch_id"])
+    payload = await json_body(request)
+    return _batch(await batches.retry_requests(user.id, request.path_params["batch_id"], payload))
+
+
+routes = [
+    Route("/batches", create_batch, methods=["POST"]),
+    Route("/batches", list_batches, methods=["GET"]),
+    Route("/batches/{batch_id}", get_batch, methods=["GET"]),
+    Route("/batches/{batch_id}", delete_batch, methods=["DELETE"]),
+    Route("/batches/{batch_id}/cancel", cancel_batch, methods=["POST"]),
+    Route("/batches/{batch_id}/results", batch_results, methods=["GET"]),
+    Route("/batches/{batch_id}/analytics", batch_analytics, methods=["GET"]),
+    Route("/batches/{batch_id}/retry", retry_batch, methods=["POST"]),
+    Route("/batches/{batch_id}/retry-requests", retry_requests, methods=["POST"]),
+]

@@ -1,0 +1,481 @@
+"""Batches: create, read, list, cancel, delete, retry; and the content of their output and error files.
+
+A batch's requests are scheduled once (`schedule.plan`) when it is created, off the event loop;
+the schedule is stored with each request's final output or error line. Every read derives status,
+counts and file contents from that schedule, the batch's record (cancel time, deletion) and the
+clock (`status.derive`). Cancel, delete and retry are events on the record or a re-plan of some
+requests, never a sweep through running work. No HTTP here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import uuid
+from array import array
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mockserver.domain.files import Content, FileService, raw_lines
+from mockserver.domain.model import SimulatedModel
+from mockserver.domain.paging import Page, clamp_limit, clamp_skip, is_uuid
+from mockserver.domain.result_lines import error_line, failure_reason, output_line
+from mockserver.domain.schedule import Attempt, Planned, Timing, latency, plan
+from mockserver.domain.status import ACTIVE, BatchView, Ends, derive, visible_bytes
+from mockserver.domain.validation import normalised_body
+from mockserver.errors import BadRequest, Forbidden, NotFound, Unprocessable
+from mockserver.settings import Settings
+from mockserver.store import BatchRow, FileRow, Store
+
+RESERVED_METADATA = frozenset(
+    {"created_by_email", "context_name", "context_type", "request_source", "created_by", "dw_user_agent"}
+)
+STATUS_FILTERS = ("in_progress", "completed", "failed", "cancelled", "expired")
+STREAM_CHUNK = 5000
+
+
+def _is_reserved(key: str) -> bool:
+    norm = key.lower().replace("-", "_")
+    return norm in RESERVED_METADATA or norm.startswith("dw_source_")
+
+
+def request_uuid(batch_id: str, index: int) -> str:
+    digest = hashlib.blake2b(f"{batch_id}:{index}".encode(), digest_size=16).digest()
+    return str(uuid.UUID(bytes=digest, version=4))
+
+
+@dataclass(frozen=True)
+class CreateBatch:
+    input_file_id: str
+    endpoint: str
+    completion_window: str
+    metadata: dict[str, str]
+
+
+def parse_create(payload: Any) -> CreateBatch:
+    """The body of `POST /batches` as axum's Json extractor checks it (422 on shape errors)."""
+    prefix = "Failed to deserialize the JSON body into the target type: "
+    if not isinstance(payload, dict):
+        raise Unprocessable(f"{prefix}invalid type: expected struct CreateBatchRequest")
+    for key in ("input_file_id", "endpoint", "completion_window"):
+        if key not in payload:
+            raise Unprocessable(f"{prefix}missing field `{key}`")
+        if not isinstance(payload[key], str):
+            raise Unprocessable(f"{prefix}{key}: invalid type: expected a string")
+    metadata = payload.get("metadata")
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise Unprocessable(f"{prefix}metadata: invalid type: expected a map of strings")
+    return CreateBatch(payload["input_file_id"], payload["endpoint"], payload["completion_window"], metadata)
+
+
+class BatchService:
+    def __init__(
+        self, store: Store, files: FileService, settings: Settings, model: SimulatedModel,
+        new_id: Callable[[], str], now: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.files = files
+        self.settings = settings
+        self.model = model
+        self.new_id = new_id
+        self.now = now
+        self.timing = Timing(settings.latency_min, settings.latency_max, settings.concurrency_per_model)
+        self._ends: dict[str, Ends] = {}
+        self._planning: dict[str, asyncio.Task[None]] = {}
+        files.virtual = self
+        files.on_delete = self.file_deleted
+
+    # -- create -----------------------------------------------------------------------------------
+    async def create(self, owner: str, email: str, payload: Any) -> BatchView:
+        req = parse_create(payload)
+        window = self.settings.window_seconds(req.completion_window)
+        if window is None:
+            allowed = ", ".join(w for w, _ in self.settings.completion_windows)
+            raise BadRequest(f"Unsupported completion_window. Allowed values: {allowed}")
+        if req.endpoint not in self.settings.allowed_url_paths:
+            supported = ", ".join(self.settings.allowed_url_paths)
+            raise BadRequest(f"Unsupported endpoint '{req.endpoint}'. Supported: {supported}")
+        if not is_uuid(req.input_file_id):
+            raise BadRequest("Invalid input_file_id format")
+        source = self.store.get_file(req.input_file_id)
+        if source is None or source.deleted:
+            raise NotFound("File", req.input_file_id)
+        if source.owner != owner:
+            raise Forbidden(f"Insufficient permissions to Create batch using file {req.input_file_id}")
+        metadata = {k: v for k, v in req.metadata.items() if not _is_reserved(k)}
+        metadata |= {"request_source": "api", "created_by_email": email}
+        now = self.now()
+        batch_id = self.new_id()
+        total = source.line_count if source.kind == "input" else 0
+        row = BatchRow(
+            id=batch_id, owner=owner, input_file_id=source.id, source_file_id=source.id, endpoint=req.endpoint,
+            completion_window=req.completion_window, metadata=orjson.dumps(metadata).decode(), created_at=now,
+            ready_at=now + self.settings.validation_delay, expires_at=now + window, total=total,
+            output_file_id=self.new_id(), error_file_id=self.new_id(), cancelled_at=None, scheduled=False,
+            deleted=False,
+        )
+        with self.store.transaction():
+            self.store.insert_batch(row)
+            for file_id, kind, purpose in ((row.output_file_id, "output", "batch_output"),
+                                           (row.error_file_id, "error", "batch_error")):
+                assert file_id is not None
+                self.store.insert_file(FileRow(
+                    id=file_id, owner=owner, kind=kind, filename=f"batch-{batch_id}-{kind}.jsonl", purpose=purpose,
+                    bytes=0, created_at=now, expires_at=None, line_count=0, batch_id=batch_id, deleted=False,
+                ))
+        self.start_planning(row)
+        return derive(row, self._empty, now)
+
+    _empty = Ends([], [], [], [])
+
+    # -- planning (off the event loop) ------------------------------------------------------------
+    def start_planning(self, row: BatchRow, indices: Sequence[int] | None = None, ready_at: float | None = None) -> None:
+        source = self.store.get_file(row.source_file_id)
+        spans = self.store.file_spans(row.source_file_id) if source is not None and source.kind == "input" else array("Q")
+        blob = self.store.blob_path(row.source_file_id)
+        start = row.ready_at if ready_at is None else ready_at
+        previous = self._planning.get(row.id)
+
+        async def run() -> None:
+            if previous is not None:
+                await previous
+            rows = await asyncio.to_thread(self._plan_rows, row, blob, spans, indices, start)
+            self.store.save_requests(row.id, rows, mark_scheduled=indices is None)
+            self._ends.pop(row.id, None)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._planning[row.id] = task
+        task.add_done_callback(lambda t: self._planning.pop(row.id, None) if self._planning.get(row.id) is t else None)
+
+    async def settled(self, batch_id: str) -> None:
+        task = self._planning.get(batch_id)
+        if task is not None:
+            await asyncio.shield(task)
+
+    def _plan_rows(
+        self, row: BatchRow, blob: Path, spans: array[int], indices: Sequence[int] | None, ready_at: float
+    ) -> list[tuple[Any, ...]]:
+        requests = list(_read_requests(blob, spans))
+        models = [str(r["body"]["model"]) for r in requests]
+        bodies = [normalised_body(r["body"]) for r in requests]
+        sizes = [spans[2 * i + 1] - spans[2 * i] for i in range(len(requests))]
+        seed = self.settings.seed
+
+        def attempt(i: int, n: int, start: float) -> Attempt:
+            answer = self.model.answer(str(requests[i]["url"]), bodies[i], int(start))
+            return Attempt(answer.status, answer.body)
+
+        def duration(i: int, n: int) -> float:
+            return latency(random.Random(f"{seed}:{row.id}:{i}:{n}"), self.timing, sizes[i])
+
+        planned = plan(models, ready_at, row.expires_at, self.timing, attempt, duration, indices)
+        return [self._request_row(row.id, p, requests[p.index], models[p.index]) for p in planned]
+
+    @staticmethod
+    def _request_row(batch_id: str, p: Planned, request: dict[str, Any], model: str) -> tuple[Any, ...]:
+        request_id = request_uuid(batch_id, p.index)
+        custom_id = str(request["custom_id"])
+        usage = p.final.body.get("usage", {}) if isinstance(p.final.body, dict) else {}
+        prompt = int(usage.get("prompt_tokens", usage.get("input_tokens", 0)) or 0)
+        completion = int(usage.get("completion_tokens", usage.get("output_tokens", 0)) or 0)
+        if p.succeeded:
+            line = output_line(request_id, custom_id, p.final.status, p.final.body)
+            result = {"response_body": p.final.body, "error": None}
+        else:
+            reason = orjson.dumps(failure_reason(p.final)).decode()
+            line = error_line(request_id, custom_id, failure_reason(p.final))
+            result = {"response_body": None, "error": reason}
+        return (batch_id, p.index, request_id, custom_id, model, p.start, p.end, int(p.succeeded), line,
+                orjson.dumps(result), prompt, completion)
+
+    def forget(self) -> None:
+        self._ends.clear()
+        for task in self._planning.values():
+            task.cancel()
+        self._planning.clear()
+
+    def resume_unscheduled(self) -> None:
+        """After a restart: plan the batches whose schedule was not stored yet."""
+        for row in self.store.unscheduled_batches():
+            self.start_planning(row)
+
+    # -- read -------------------------------------------------------------------------------------
+    def ends(self, batch_id: str) -> Ends:
+        cached = self._ends.get(batch_id)
+        if cached is None:
+            ok = self.store.request_ends(batch_id, 1)
+            failed = self.store.request_ends(batch_id, 0)
+            cached = Ends([e for e, _ in ok], _cumulative(ok), [e for e, _ in failed], _cumulative(failed))
+            self._ends[batch_id] = cached
+        return cached
+
+    def view(self, row: BatchRow) -> BatchView:
+        return derive(row, self.ends(row.id), self.now())
+
+    async def get(self, owner: str, batch_id: str) -> BatchView:
+        row = self._owned(owner, batch_id)
+        await self.settled(batch_id)
+        return self.view(row)
+
+    def _owned(self, owner: str, batch_id: str) -> BatchRow:
+        if not is_uuid(batch_id):
+            raise BadRequest("Invalid batch ID format")
+        row = self.store.get_batch(batch_id)
+        if row is None or row.deleted or row.owner != owner:
+            raise NotFound("Batch", batch_id)
+        return row
+
+    async def list_batches(
+        self, owner: str, *, after: str | None, limit: int | None, status: str | None, search: str | None,
+        active_first: bool,
+    ) -> Page[BatchView]:
+        if status is not None and status not in STATUS_FILTERS:
+            raise BadRequest(
+                f"Unknown batch status filter: '{status}'. Valid values: {', '.join(STATUS_FILTERS)}"
+            )
+        rows = self.store.owner_batches(owner)
+        for row in rows:
+            await self.settled(row.id)
+        views = [self.view(row) for row in rows if not search or self._matches(row, search)]
+        if status is not None:
+            views = [v for v in views if _status_matches(v, status)]
+        if active_first:
+            views.sort(key=lambda v: v.status not in ACTIVE)
+        if after is not None:
+            ids = [v.row.id for v in views]
+            if after in ids:
+                views = views[ids.index(after) + 1 :]
+        size = clamp_limit(limit)
+        return Page(views[:size], has_more=len(views) > size)
+
+    def _matches(self, row: BatchRow, search: str) -> bool:
+        needle = search.lower()
+        source = self.store.get_file(row.source_file_id)
+        haystacks = [row.metadata, row.id, source.filename if source is not None and row.input_file_id else ""]
+        return any(needle in h.lower() for h in haystacks)
+
+    # -- events -----------------------------------------------------------------------------------
+    async def cancel(self, owner: str, batch_id: str) -> BatchView:
+        row = self._owned(owner, batch_id)
+        await self.settled(batch_id)
+        if row.cancelled_at is None:
+            self.store.update_batch(batch_id, cancelled_at=self.now())
+        return self.view(self._owned(owner, batch_id))
+
+    async def delete(self, owner: str, batch_id: str) -> None:
+        row = self._owned(owner, batch_id)
+        await self.settled(batch_id)
+        changes: dict[str, Any] = {"deleted": 1}
+        if row.cancelled_at is None and self.view(row).status in ACTIVE:
+            changes["cancelled_at"] = self.now()
+        self.store.update_batch(batch_id, **changes)
+
+    def file_deleted(self, file_id: str) -> None:
+        """Deleting a file cancels the unfinished batches it feeds and detaches every batch from it."""
+        now = self.now()
+        for row in self.store.batches_of_file(file_id):
+            if row.input_file_id == file_id:
+                changes: dict[str, Any] = {"input_file_id": None}
+                if row.cancelled_at is None and not row.deleted and self.view(row).status in ACTIVE:
+                    changes["cancelled_at"] = now
+                self.store.update_batch(row.id, **changes)
+            if row.output_file_id == file_id:
+                self.store.update_batch(row.id, output_file_id=None)
+            if row.error_file_id == file_id:
+                self.store.update_batch(row.id, error_file_id=None)
+
+    async def retry(self, owner: str, batch_id: str, request_ids: Iterable[str] | None = None) -> BatchView:
+        """Failed and cancelled requests (or only the named failed ones) run again from now."""
+        row = self._owned(owner, batch_id)
+        await self.settled(batch_id)
+        view = self.view(row)
+        by_id = self.store.request_ids(batch_id)
+        ends = {i: (end, ok) for i, end, ok in self._request_states(batch_id)}
+        chosen: list[int] = []
+        for index, (end, ok) in sorted(ends.items()):
+            finished = end <= view.cut and view.status not in ("validating", "cancelling")
+            if request_ids is None:
+                if (finished and not ok) or (row.cancelled_at is not None and end > view.cut):
+                    chosen.append(index)
+            elif finished and not ok:
+                chosen.append(index)
+        if request_ids is not None:
+            wanted = {by_id[r] for r in request_ids if r in by_id}
+            chosen = [i for i in chosen if i in wanted]
+        elif not chosen and row.cancelled_at is None:
+            raise BadRequest("Nothing to retry: no failed or canceled requests, and the batch is not cancelled")
+        self.store.update_batch(batch_id, cancelled_at=None)
+        row = replace(row, cancelled_at=None)
+        if chosen:
+            self.start_planning(row, chosen, ready_at=max(self.now(), row.ready_at))
+            await self.settled(batch_id)
+        return self.view(row)
+
+    def check_batch_id(self, batch_id: str) -> None:
+        if not is_uuid(batch_id):
+            raise BadRequest("Invalid batch ID format")
+
+    async def retry_requests(self, owner: str, batch_id: str, payload: Any) -> BatchView:
+        raw = payload.get("request_ids") if isinstance(payload, dict) else None
+        if not isinstance(raw, list):
+            raise Unprocessable("Failed to deserialize the JSON body into the target type: missing field `request_ids`")
+        ids = [str(uuid.UUID(r)) for r in raw if isinstance(r, str) and is_uuid(r)]
+        if not ids:
+            raise BadRequest("No valid request IDs provided")
+        return await self.retry(owner, batch_id, ids)
+
+    def _request_states(self, batch_id: str) -> list[tuple[int, float, bool]]:
+        rows = self.store.requests_by_index(batch_id, 0, -1)
+        return [(int(r[0]), float(r[5]), bool(r[6])) for r in rows]
+
+    # -- results and analytics ------------------------------------------------------------------
+    async def results(
+        self, owner: str, batch_id: str, skip: int | None, limit: int | None, search: str | None, status: str | None
+    ) -> Content:
+        row = self._owned(owner, batch_id)
+        await self.settled(batch_id)
+        view = self.view(row)
+        source = self.store.get_file(row.source_file_id)
+        spans = self.store.file_spans(row.source_file_id)
+        blob = self.store.blob_path(row.source_file_id)
+        items = []
+        for index, request_id, custom_id, model, start, end, ok, result in self.store.requests_by_index(batch_id, 0, -1):
+            state = _request_status(view, float(start), float(end), bool(ok))
+            if status is not None and state != status:
+                continue
+            if search and search.lower() not in str(custom_id).lower():
+                continue
+            items.append((index, request_id, custom_id, model, state, orjson.loads(result)))
+        counts_still = view.status in ("validating", "in_progress")
+        start_at = clamp_skip(skip)
+        size = None if limit is None else clamp_limit(limit)
+        chosen = items[start_at:] if size is None else items[start_at : start_at + size]
+        bodies = _bodies_at(blob, spans, [c[0] for c in chosen]) if source is not None else {}
+        lines = []
+        for index, request_id, custom_id, model, state, result in chosen:
+            done = state in ("completed", "failed")
+            lines.append(orjson.dumps({
+                "id": request_id, "custom_id": custom_id, "model": model,
+                "input_body": bodies.get(index), "response_body": result["response_body"] if done else None,
+                "error": result["error"] if done else None, "status": state,
+            }, option=orjson.OPT_APPEND_NEWLINE))
+        end_line = start_at + len(chosen)
+        if size is None:
+            return Content(b"".join(lines), incomplete=counts_still, last_line=None if search else end_line)
+        return Content(b"".join(lines), incomplete=end_line < len(items) or counts_still, last_line=end_line)
+
+    async def analytics(self, owner: str, batch_id: str) -> dict[str, Any]:
+        row = self._owned(owner, batch_id)
+        await self.settled(batch_id)
+        view = self.view(row)
+        count, prompt, completion, duration = self.store.token_totals(batch_id, view.cut)
+        out: dict[str, Any] = {
+            "total_requests": count, "total_prompt_tokens": prompt, "total_completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+        if count:
+            out["avg_duration_ms"] = round(duration * 1000, 1)
+            out["total_cost"] = _plain(self._cost(batch_id, row.completion_window, view.cut))
+        return out
+
+    def _cost(self, batch_id: str, window: str, until: float) -> Decimal:
+        total = Decimal(0)
+        for spec in self.settings.models:
+            sql = ("SELECT coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0) FROM requests "
+                   "WHERE batch_id = ? AND ok = 1 AND end_at <= ? AND model = ?")
+            prompt, completion = self.store.db.execute(sql, (batch_id, until, spec.name)).fetchone()
+            total += prompt * spec.input_price.get(window, Decimal(0)) / 1_000_000
+            total += completion * spec.output_price.get(window, Decimal(0)) / 1_000_000
+        return total
+
+    # -- output and error files (VirtualContent) ------------------------------------------------
+    def _file_view(self, row: FileRow) -> tuple[BatchView, int, list[int]] | None:
+        batch = self.store.get_batch(row.batch_id or "")
+        if batch is None:
+            return None
+        view = self.view(batch)
+        ends = self.ends(batch.id)
+        if row.kind == "output":
+            return view, view.completed, ends.ok_bytes
+        return view, view.failed, ends.failed_bytes
+
+    def size(self, row: FileRow) -> int:
+        found = self._file_view(row)
+        return 0 if found is None else visible_bytes(found[2], found[1])
+
+    def content(self, row: FileRow, skip: int, limit: int | None, search: str | None) -> Content:
+        found = self._file_view(row)
+        if found is None:
+            return Content(b"", incomplete=False, last_line=None)
+        view, visible, _ = found
+        ok = 1 if row.kind == "output" else 0
+        batch_id = view.row.id
+        if limit is not None:
+            lines = self.store.request_lines(batch_id, ok, view.cut, skip, limit + 1, search)
+            page = lines[:limit]
+            return Content(b"".join(page), incomplete=len(lines) > limit or view.may_grow,
+                           last_line=skip + len(page))
+        count = None if search else max(0, visible - skip)
+        stream = self._stream(batch_id, ok, view.cut, skip, count, search)
+        last = None if view.row.deleted or search else skip + (count or 0)
+        return Content(stream, incomplete=view.may_grow, last_line=last)
+
+    async def _stream(
+        self, batch_id: str, ok: int, cut: float, skip: int, count: int | None, search: str | None
+    ) -> AsyncIterator[bytes]:
+        offset, left = skip, count
+        while left is None or left > 0:
+            take = STREAM_CHUNK if left is None else min(STREAM_CHUNK, left)
+            lines = self.store.request_lines(batch_id, ok, cut, offset, take, search)
+            if not lines:
+                return
+            yield b"".join(lines)
+            offset += len(lines)
+            if left is not None:
+                left -= len(lines)
+
+
+def _cumulative(pairs: list[tuple[float, int]]) -> list[int]:
+    out, total = [], 0
+    for _, size in pairs:
+        total += size
+        out.append(total)
+    return out
+
+
+def _status_matches(view: BatchView, wanted: str) -> bool:
+    if wanted == "expired":
+        return view.finished_late
+    groups = {"in_progress": ("validating", "in_progress", "finalizing"), "cancelled": ("cancelling", "cancelled")}
+    return view.status in groups.get(wanted, (wanted,))
+
+
+def _request_status(view: BatchView, start: float, end: float, ok: bool) -> str:
+    if view.status in ("validating",):
+        return "pending"
+    if end <= view.cut:
+        return "completed" if ok else "failed"
+    if view.row.cancelled_at is not None:
+        return "pending"  # cancelled rows map to pending in live's /results
+    return "in_progress" if start <= view.now else "pending"
+
+
+def _read_requests(blob: Path, spans: array[int]) -> Iterable[dict[str, Any]]:
+    return (orjson.loads(raw) for raw in raw_lines(blob, spans, range(len(spans) // 2)))
+
+
+def _bodies_at(blob: Path, spans: array[int], indices: list[int]) -> dict[int, Any]:
+    lines = raw_lines(blob, spans, indices) if indices else iter(())
+    return {i: normalised_body(orjson.loads(raw)["body"]) for i, raw in zip(indices, lines, strict=True)}
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"

@@ -1,0 +1,46 @@
+"""The lines of a batch's output and error files, in the live formats (fusillade `BatchOutputItem`,
+`BatchErrorItem`, `FailureReason`).
+
+Output: `{"id":"batch_req_<uuid>","custom_id","response":{"status_code","request_id":null,"body"},"error":null}`.
+Error: `{"id","custom_id","response":null,"error":{"code":null,"message":<FailureReason as a JSON string>}}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from mockserver.domain.schedule import Attempt, is_retriable
+
+
+def output_line(request_id: str, custom_id: str, status: int, body: Any) -> bytes:
+    item = {
+        "id": f"batch_req_{request_id}",
+        "custom_id": custom_id,
+        "response": {"status_code": status, "request_id": None, "body": body},
+        "error": None,
+    }
+    return orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def failure_reason(final: Attempt) -> dict[str, Any]:
+    """`FailureReason`, serde-tagged `{"type", "details"}`."""
+    if final.failure is not None:
+        return {"type": final.failure, "details": {"error": str(final.body)}}
+    text = final.body if isinstance(final.body, str) else orjson.dumps(final.body).decode()
+    kind = "RetriableHttpStatus" if is_retriable(final) else "NonRetriableHttpStatus"
+    return {"type": kind, "details": {"status": final.status, "body": text}}
+
+
+BATCH_TERMINATED: dict[str, Any] = {"type": "BatchTerminated"}
+
+
+def error_line(request_id: str, custom_id: str, reason: dict[str, Any]) -> bytes:
+    item = {
+        "id": f"batch_req_{request_id}",
+        "custom_id": custom_id,
+        "response": None,
+        "error": {"code": None, "message": orjson.dumps(reason).decode()},
+    }
+    return orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE)

@@ -1,0 +1,106 @@
+"""The status rules: what a batch looks like at `now`, derived from its record and its schedule.
+
+Live (dwctl `to_batch_response_enriched`) derives status from request rows on every read; here the
+rows are a schedule of end times, so the same rules become a function of time:
+
+- cancelled: `cancelling` until validation would have ended, then `cancelled` (unfinished requests
+  count as cancelled at once); a batch that already finished still flips to `cancelled`, as live.
+- no requests at all (a file with no templates): `validating`, then `failed`.
+- before validation ends: `validating`; then `in_progress` until every request has ended;
+  then `failed` if every request failed, else `completed`.
+- `expired` is never a status; `expired_at` appears once now is past `expires_at`.
+Counts and files are cut at the cancel time, so nothing a client saw is ever taken back.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+
+from mockserver.store import BatchRow
+
+ACTIVE = frozenset({"validating", "in_progress", "finalizing", "cancelling"})
+
+
+@dataclass(frozen=True)
+class Ends:
+    """A batch's schedule, reduced to what status needs: sorted end times and cumulative line bytes."""
+
+    ok: list[float]
+    ok_bytes: list[int]
+    failed: list[float]
+    failed_bytes: list[int]
+
+    @property
+    def last(self) -> float | None:
+        ends = [e[-1] for e in (self.ok, self.failed) if e]
+        return max(ends) if ends else None
+
+
+@dataclass(frozen=True)
+class BatchView:
+    row: BatchRow
+    now: float
+    status: str
+    cut: float  # requests ending after this are not counted (cancel time, or now)
+    completed: int
+    failed: int
+    in_progress_at: float | None
+    completed_at: float | None
+    failed_at: float | None
+    finalizing_at: float | None
+
+    @property
+    def expired_at(self) -> float | None:
+        return self.row.expires_at if self.now > self.row.expires_at else None
+
+    @property
+    def may_grow(self) -> bool:
+        """Whether the output and error files may still receive lines."""
+        return not self.row.deleted and self.status in ACTIVE
+
+    @property
+    def finished_late(self) -> bool:
+        """The list filter `status=expired`: overdue and unfinished, or finished past the deadline."""
+        if self.row.cancelled_at is not None:
+            return False
+        done_at = self.completed_at or self.failed_at
+        return self.now > self.row.expires_at if done_at is None else done_at > self.row.expires_at
+
+
+def derive(row: BatchRow, ends: Ends, now: float) -> BatchView:
+    cancelled = row.cancelled_at
+    cut = now if cancelled is None else min(now, cancelled)
+    started = now >= row.ready_at and row.total > 0 and (cancelled is None or cancelled >= row.ready_at)
+    completed = bisect_right(ends.ok, cut) if started else 0
+    failed = bisect_right(ends.failed, cut) if started else 0
+    last = ends.last
+    finished_at = last if started and last is not None and completed + failed == row.total and last <= cut else None
+    completed_at = finished_at if finished_at is not None and completed > 0 else None
+    failed_at = finished_at if finished_at is not None and completed == 0 else None
+    if cancelled is not None:
+        status = "cancelling" if now < row.ready_at else "cancelled"
+    elif now < row.ready_at:
+        status = "validating"
+    elif row.total == 0:
+        status, failed_at = "failed", row.ready_at
+    elif finished_at is None:
+        status = "in_progress"
+    else:
+        status = "completed" if completed > 0 else "failed"
+    return BatchView(
+        row=row,
+        now=now,
+        status=status,
+        cut=cut,
+        completed=completed,
+        failed=failed,
+        in_progress_at=row.ready_at if started else None,
+        completed_at=completed_at,
+        failed_at=failed_at,
+        finalizing_at=completed_at if status == "completed" else None,
+    )
+
+
+def visible_bytes(cumulative: list[int], count: int) -> int:
+    return cumulative[count - 1] if count > 0 else 0
