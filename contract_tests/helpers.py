@@ -54,3 +54,23 @@ def upload_ok(client: httpx.Client, content: bytes, **kwargs: Any) -> dict[str, 
 
 def n_chat_lines(n: int, prefix: str = "req") -> bytes:
     return jsonl(*(chat_line(f"{prefix}-{i}", f"question {i}") for i in range(n)))
+
+
+def create_batch(client: httpx.Client, file_id: str, *, endpoint: str = "/v1/chat/completions",
+                 window: str = "24h", metadata: dict[str, str] | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"input_file_id": file_id, "endpoint": endpoint, "completion_window": window}
+    if metadata is not None:
+        payload["metadata"] = metadata
+    response = client.post("/batches", json=payload)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def start_batch(client: httpx.Client, content: bytes, **kwargs: Any) -> dict[str, Any]:
+    """Upload `content` and create a batch from it."""
+    return create_batch(client, upload_ok(client, content)["id"], **kwargs)
+
+
+def custom_ids(text: str) -> list[str]:
+    return [orjson.loads(line)["custom_id"] for line in text.splitlines() if line]

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -122,7 +122,7 @@ class AsgiTarget(Target):
 
         client = TestClient(self.app, base_url=self.base_url, headers=headers)
         client.portal = self._runner.portal  # run on the session's event loop
-        return client
+        return cast(httpx.Client, client)
 
     def close(self) -> None:
         self._runner.__exit__(None, None, None)

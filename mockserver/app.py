@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 
-from mockserver.api import batches, control, files, models
+from mockserver.api import batches, control, files, models, realtime
 from mockserver.backend import Backend
 from mockserver.errors import ApiError, InternalError
 
@@ -22,7 +22,7 @@ EMULATED_PREFIXES = ("/v1", "/ai/v1")
 
 
 def emulated_routes() -> list[BaseRoute]:
-    return [*files.routes, *batches.routes, *models.routes]
+    return [*files.routes, *batches.routes, *models.routes, *realtime.routes]
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:

@@ -11,6 +11,7 @@ from mockserver.domain.clock import Clock, ManualClock
 from mockserver.domain.files import FileService
 from mockserver.domain.ids import IdSource
 from mockserver.domain.model import SimulatedModel
+from mockserver.domain.realtime import Realtime
 from mockserver.domain.users import Users
 from mockserver.settings import Settings
 from mockserver.store import Store
@@ -27,6 +28,7 @@ class Backend:
         model = SimulatedModel(settings.seed or 0, {m.name: m.dimensions for m in settings.models if m.kind == "embeddings"})
         self.model = model
         self.batches = BatchService(store, self.files, settings, model, ids.uuid, clock.now)
+        self.realtime = Realtime(store, settings, model, ids.uuid, clock.now)
 
     async def start(self) -> None:
         """At startup, on the event loop: finish planning batches a previous run left unplanned."""

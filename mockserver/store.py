@@ -68,6 +68,15 @@ CREATE TABLE IF NOT EXISTS requests (
     PRIMARY KEY (batch_id, idx)
 );
 CREATE INDEX IF NOT EXISTS requests_by_end ON requests (batch_id, ok, end_at, request_id);
+CREATE TABLE IF NOT EXISTS responses (   -- stored Responses API objects (background ones move on the clock)
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    start_at REAL NOT NULL,
+    end_at REAL NOT NULL,
+    body BLOB NOT NULL,              -- the final response object
+    cancelled_at REAL,
+    deleted INTEGER NOT NULL DEFAULT 0
+);
 """
 
 
@@ -297,6 +306,25 @@ class Store:
         count, prompt, completion, duration = self.db.execute(sql, (batch_id, until)).fetchone()
         return int(count), int(prompt), int(completion), float(duration)
 
+    # -- stored responses ----------------------------------------------------------------------------
+    def insert_response(self, response_id: str, owner: str, start_at: float, end_at: float, body: bytes) -> None:
+        self.db.execute(
+            "INSERT INTO responses (id, owner, start_at, end_at, body) VALUES (?, ?, ?, ?, ?)",
+            (response_id, owner, start_at, end_at, body),
+        )
+
+    def get_response(self, response_id: str) -> tuple[str, float, float, bytes, float | None, bool] | None:
+        row = self.db.execute(
+            "SELECT owner, start_at, end_at, body, cancelled_at, deleted FROM responses WHERE id = ?", (response_id,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1], row[2], bytes(row[3]), row[4], bool(row[5]))
+
+    def update_response(self, response_id: str, *, cancelled_at: float | None = None, deleted: bool = False) -> None:
+        if cancelled_at is not None:
+            self.db.execute("UPDATE responses SET cancelled_at = ? WHERE id = ?", (cancelled_at, response_id))
+        if deleted:
+            self.db.execute("UPDATE responses SET deleted = 1 WHERE id = ?", (response_id,))
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         self.db.execute("BEGIN")
@@ -312,5 +340,6 @@ class Store:
         self.db.execute("DELETE FROM files")
         self.db.execute("DELETE FROM batches")
         self.db.execute("DELETE FROM requests")
+        self.db.execute("DELETE FROM responses")
         for blob in self.blob_dir.iterdir():
             blob.unlink(missing_ok=True)

@@ -25,6 +25,7 @@ import orjson
 from mockserver.domain.files import Content, FileService, raw_lines
 from mockserver.domain.model import SimulatedModel
 from mockserver.domain.paging import Page, clamp_limit, clamp_skip, is_uuid
+from mockserver.domain.realtime import model_not_found
 from mockserver.domain.result_lines import error_line, failure_reason, output_line
 from mockserver.domain.schedule import Attempt, Planned, Timing, latency, plan
 from mockserver.domain.status import ACTIVE, BatchView, Ends, derive, visible_bytes
@@ -170,6 +171,8 @@ class BatchService:
         seed = self.settings.seed
 
         def attempt(i: int, n: int, start: float) -> Attempt:
+            if self.settings.model(models[i]) is None:  # removed from the configuration since upload
+                return Attempt(404, model_not_found(models[i]))
             answer = self.model.answer(str(requests[i]["url"]), bodies[i], int(start))
             return Attempt(answer.status, answer.body)
 

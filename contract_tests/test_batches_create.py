@@ -1,0 +1,165 @@
+"""Creating and listing batches, in the live service's terms.
+
+Evidence: research/doubleword-server.md §1.2, §1.3, §3 and §10 items 15-17, 27, 28; dwctl
+`handlers/batches.rs` tests named in each test's comment.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from contract_tests.helpers import create_batch, n_chat_lines, start_batch, upload_ok
+from contract_tests.targets import Target
+
+
+def test_create_answers_201_validating_with_both_file_ids(api: httpx.Client) -> None:
+    # test_create_batch_with_default_24h_sla; §10 item 15
+    file_id = upload_ok(api, n_chat_lines(4))["id"]
+    response = api.post("/batches", json={"input_file_id": file_id, "endpoint": "/v1/chat/completions",
+                                          "completion_window": "24h", "metadata": {"job": "nightly"}})
+    assert response.status_code == 201
+    batch = response.json()
+    assert str(uuid.UUID(batch["id"])) == batch["id"]
+    assert batch["object"] == "batch"
+    assert batch["status"] == "validating"
+    assert batch["input_file_id"] == file_id
+    assert batch["endpoint"] == "/v1/chat/completions"
+    assert batch["completion_window"] == "24h"
+    assert batch["request_counts"] == {"total": 4, "completed": 0, "failed": 0}
+    assert batch["output_file_id"] and batch["error_file_id"]
+    assert batch["output_file_id"] != batch["error_file_id"]
+    assert batch["expires_at"] - batch["created_at"] in (86_399, 86_400, 86_401)
+    assert batch["metadata"]["job"] == "nightly"
+    assert batch["metadata"]["request_source"] == "api"
+    assert batch["dwext"] == {"source": "api"}
+    for absent in ("in_progress_at", "completed_at", "failed_at", "finalizing_at", "cancelled_at",
+                   "cancelling_at", "expired_at", "errors"):
+        assert absent not in batch
+
+
+def test_one_hour_window(api: httpx.Client) -> None:
+    # test_create_batch_with_legacy_1h_format
+    batch = start_batch(api, n_chat_lines(1), window="1h")
+    assert batch["expires_at"] - batch["created_at"] in (3599, 3600, 3601)
+
+
+@pytest.mark.parametrize(("change", "status", "text"), [
+    ({"completion_window": "2h"}, 400, "Unsupported completion_window. Allowed values: 24h, 1h"),
+    ({"endpoint": "/v1/moderations"}, 400, "Unsupported endpoint '/v1/moderations'. Supported: "),
+    ({"input_file_id": "file-abc"}, 400, "Invalid input_file_id format"),
+    ({"completion_window": None}, 422, "Failed to deserialize the JSON body into the target type"),
+    ({"metadata": {"n": 1}}, 422, "Failed to deserialize the JSON body into the target type"),
+])
+def test_create_rejections(api: httpx.Client, change: dict[str, object], status: int, text: str) -> None:
+    # test_create_batch_with_unsupported_sla, test_create_batch_rejects_invalid_completion_window; §10 item 16
+    file_id = upload_ok(api, n_chat_lines(1))["id"]
+    payload: dict[str, object] = {"input_file_id": file_id, "endpoint": "/v1/chat/completions",
+                                  "completion_window": "24h"}
+    payload.update(change)
+    payload = {k: v for k, v in payload.items() if v is not None}
+    response = api.post("/batches", json=payload)
+    assert response.status_code == status
+    assert response.text.startswith(text), response.text
+    assert api.get("/batches").json()["data"] == []
+
+
+def test_create_needs_a_json_body(api: httpx.Client) -> None:
+    # §3 step 3: axum's Json extractor
+    file_id = upload_ok(api, n_chat_lines(1))["id"]
+    as_form = api.post("/batches", data={"input_file_id": file_id})
+    assert as_form.status_code == 415
+    broken = api.post("/batches", content=b"{not json", headers={"content-type": "application/json"})
+    assert broken.status_code == 400
+    assert broken.text.startswith("Failed to parse the request body as JSON")
+
+
+def test_unknown_and_foreign_input_files(api: httpx.Client, other_api: httpx.Client) -> None:
+    # tests/perms/files-and-batches.hurl: 404 for a missing file, 403 for another user's
+    missing = str(uuid.uuid4())
+    response = api.post("/batches", json={"input_file_id": missing, "endpoint": "/v1/chat/completions",
+                                          "completion_window": "24h"})
+    assert response.status_code == 404
+    assert response.text == f"File with ID {missing} not found"
+    theirs = upload_ok(other_api, n_chat_lines(1))["id"]
+    response = api.post("/batches", json={"input_file_id": theirs, "endpoint": "/v1/chat/completions",
+                                          "completion_window": "24h"})
+    assert response.status_code == 403
+    assert response.text == f"Insufficient permissions to Create batch using file {theirs}"
+
+
+def test_reserved_metadata_keys_are_dropped(api: httpx.Client) -> None:
+    # RESERVED_METADATA_KEYS; §10 item 17
+    batch = start_batch(api, n_chat_lines(1), metadata={"request_source": "mine", "Created-By": "me",
+                                                         "dw_source_x": "y", "keep": "this"})
+    meta = batch["metadata"]
+    assert meta["keep"] == "this"
+    assert meta["request_source"] == "api"
+    assert "Created-By" not in meta and "created_by" not in meta and "dw_source_x" not in meta
+
+
+def test_many_batches_from_one_file(api: httpx.Client) -> None:
+    # §3 "no idempotency key"
+    file_id = upload_ok(api, n_chat_lines(2))["id"]
+    ids = {create_batch(api, file_id)["id"] for _ in range(3)}
+    assert len(ids) == 3
+
+
+def test_malformed_and_unknown_batch_ids(api: httpx.Client) -> None:
+    response = api.get("/batches/batch_abc")
+    assert response.status_code == 400
+    assert response.text == "Invalid batch ID format"
+    missing = str(uuid.uuid4())
+    for call in (api.get(f"/batches/{missing}"), api.post(f"/batches/{missing}/cancel"),
+                 api.delete(f"/batches/{missing}")):
+        assert call.status_code == 404
+        assert call.text == f"Batch with ID {missing} not found"
+
+
+def test_list_is_newest_first_with_cursor(api: httpx.Client, target: Target) -> None:
+    # §1.3; §10 item 27
+    assert api.get("/batches").json() == {"object": "list", "data": [], "has_more": False}
+    file_id = upload_ok(api, n_chat_lines(1))["id"]
+    ids = []
+    for _ in range(3):
+        ids.append(create_batch(api, file_id)["id"])
+        target.advance(1)
+    first = api.get("/batches", params={"limit": 1}).json()
+    assert [b["id"] for b in first["data"]] == [ids[2]]
+    assert first["has_more"] is True
+    assert first["first_id"] == first["last_id"] == ids[2]
+    rest = api.get("/batches", params={"limit": 5, "after": first["last_id"]}).json()
+    assert [b["id"] for b in rest["data"]] == [ids[1], ids[0]]
+    assert rest["has_more"] is False
+
+
+def test_list_status_filter(api: httpx.Client) -> None:
+    # fusillade list_batches; §10 item 28
+    response = api.get("/batches", params={"status": "bogus"})
+    assert response.status_code == 400
+    assert response.text == ("Unknown batch status filter: 'bogus'. Valid values: in_progress, completed, "
+                             "failed, cancelled, expired")
+    batch = start_batch(api, n_chat_lines(1))
+    assert [b["id"] for b in api.get("/batches", params={"status": "in_progress"}).json()["data"]] == [batch["id"]]
+    assert api.get("/batches", params={"status": "completed"}).json()["data"] == []
+
+
+def test_list_search_matches_metadata_and_id(api: httpx.Client) -> None:
+    wanted = start_batch(api, n_chat_lines(1), metadata={"project": "Zebra"})
+    start_batch(api, n_chat_lines(1), metadata={"project": "other"})
+    found = api.get("/batches", params={"search": "zebra"}).json()["data"]
+    assert [b["id"] for b in found] == [wanted["id"]]
+    assert [b["id"] for b in api.get("/batches", params={"search": wanted["id"][:13]}).json()["data"]] == [wanted["id"]]
+
+
+def test_users_cannot_see_each_others_batches(api: httpx.Client, other_api: httpx.Client) -> None:
+    # tests/perms/files-and-batches.hurl; §10 items 26, 32
+    batch = start_batch(api, n_chat_lines(1))
+    for call in (other_api.get(f"/batches/{batch['id']}"), other_api.post(f"/batches/{batch['id']}/cancel"),
+                 other_api.delete(f"/batches/{batch['id']}"), other_api.get(f"/batches/{batch['id']}/results"),
+                 other_api.get(f"/files/{batch['output_file_id']}/content")):
+        assert call.status_code == 404
+    assert other_api.get("/batches").json()["data"] == []
+    assert other_api.get("/files").json()["data"] == []

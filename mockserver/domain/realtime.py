@@ -1,0 +1,121 @@
+"""The realtime inference routes a batch line may name, answered by the same simulated model.
+
+`POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/messages` answer at once.
+`POST /v1/responses` stores the response; with `background: true` it is returned `queued` and moves
+`queued` -> `in_progress` -> `completed` on the clock (what autobatcher's default flex mode polls).
+Errors use the OpenAI envelope of the live inference proxy (onwards `errors.rs`). No HTTP here.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from mockserver.domain.model import SimulatedModel
+from mockserver.domain.schedule import Timing, latency
+from mockserver.settings import Settings
+from mockserver.store import Store
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+
+
+def openai_error(status: int, message: str, code: str | None, param: str | None = None) -> Answer:
+    error = {"message": message, "type": "invalid_request_error", "param": param, "code": code}
+    return Answer(status, {"error": error})
+
+
+def model_not_found(model: str) -> dict[str, Any]:
+    return openai_error(404, f"The model `{model}` does not exist or you do not have access to it.", "model_not_found").body
+
+
+UNAUTHENTICATED = openai_error(401, "Please supply an authentication token to access this resource", "unauthenticated")
+
+
+class Realtime:
+    def __init__(
+        self, store: Store, settings: Settings, model: SimulatedModel, new_id: Callable[[], str],
+        now: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.model = model
+        self.new_id = new_id
+        self.now = now
+        self.timing = Timing(settings.latency_min, settings.latency_max, settings.concurrency_per_model)
+
+    def answer(self, owner: str, url: str, raw: bytes) -> Answer:
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return openai_error(400, f"Invalid JSON body: {exc.msg}", "bad_request")
+        model = body.get("model") if isinstance(body, dict) else None
+        if isinstance(model, str) and self.settings.model(model) is None:
+            return Answer(404, model_not_found(model))
+        now = self.now()
+        got = self.model.answer(url, body, int(now))
+        if url != "/v1/responses" or got.status != 200:
+            return Answer(got.status, got.body)
+        return self._store_response(owner, body, got.body, now)
+
+    def _store_response(self, owner: str, request: dict[str, Any], final: dict[str, Any], now: float) -> Answer:
+        response_id = f"resp_{self.new_id().replace('-', '')}"
+        final = {**final, "id": response_id, "created_at": int(now)}
+        if request.get("background") is True:
+            final["background"] = True
+            rng = random.Random(f"{self.settings.seed}:{response_id}")
+            start = now + self.timing.latency_min
+            end = start + latency(rng, self.timing, len(orjson.dumps(request)))
+        else:
+            start = end = now
+        self.store.insert_response(response_id, owner, start, end, orjson.dumps(final))
+        return Answer(200, self._at(final, start, end, None, now))
+
+    @staticmethod
+    def _at(final: dict[str, Any], start: float, end: float, cancelled_at: float | None, now: float) -> dict[str, Any]:
+        """The stored response as it stands at `now`."""
+        if now >= end and (cancelled_at is None or cancelled_at >= end):
+            return final
+        status = "cancelled" if cancelled_at is not None else "queued" if now < start else "in_progress"
+        return {**final, "status": status, "output": [], "usage": None}
+
+    def _find(self, owner: str, response_id: str) -> tuple[dict[str, Any], float, float, float | None] | Answer:
+        found = self.store.get_response(response_id)
+        if found is None or found[0] != owner or found[5]:
+            return openai_error(404, f"Response with id '{response_id}' not found.", None)
+        _, start, end, body, cancelled_at, _ = found
+        return orjson.loads(body), start, end, cancelled_at
+
+    def get(self, owner: str, response_id: str) -> Answer:
+        found = self._find(owner, response_id)
+        if isinstance(found, Answer):
+            return found
+        final, start, end, cancelled_at = found
+        return Answer(200, self._at(final, start, end, cancelled_at, self.now()))
+
+    def cancel(self, owner: str, response_id: str) -> Answer:
+        found = self._find(owner, response_id)
+        if isinstance(found, Answer):
+            return found
+        final, start, end, cancelled_at = found
+        now = self.now()
+        if not final.get("background"):
+            return openai_error(400, "Only background responses can be cancelled.", None)
+        if cancelled_at is None and now < end:
+            self.store.update_response(response_id, cancelled_at=now)
+            cancelled_at = now
+        return Answer(200, self._at(final, start, end, cancelled_at, now))
+
+    def delete(self, owner: str, response_id: str) -> Answer:
+        found = self._find(owner, response_id)
+        if isinstance(found, Answer):
+            return found
+        self.store.update_response(response_id, deleted=True)
+        return Answer(200, {"id": response_id, "object": "response", "deleted": True})
