@@ -62,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-file-size", type=int, default=int(_env("max_file_size", str(d.max_file_size)) or 0), help="bytes per upload (0: no limit)")
     p.add_argument("--max-requests-per-file", type=int, default=int(_env("max_requests_per_file", str(d.max_requests_per_file)) or 0), help="request lines per file (0: no limit)")
     p.add_argument("--max-request-body-size", type=int, default=int(_env("max_request_body_size", str(d.max_request_body_size)) or 0), help="bytes per request body (0: no limit)")
+    p.add_argument("--validation-delay", type=float, default=float(_env("validation_delay", str(d.validation_delay)) or 0),
+                   help="seconds a batch stays `validating`")
+    p.add_argument("--latency-min", type=float, default=float(_env("latency_min", str(d.latency_min)) or 0),
+                   help="shortest simulated request, seconds")
+    p.add_argument("--latency-max", type=float, default=float(_env("latency_max", str(d.latency_max)) or 0),
+                   help="longest simulated request, seconds (larger bodies take longer)")
+    p.add_argument("--concurrency", type=int, default=int(_env("concurrency", str(d.concurrency_per_model)) or 1),
+                   help="requests of one model a batch runs at once")
     return p
 
 
@@ -72,7 +80,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
         max_file_size=args.max_file_size,
         max_requests_per_file=args.max_requests_per_file,
         max_request_body_size=args.max_request_body_size,
+        validation_delay=args.validation_delay,
+        latency_min=args.latency_min,
+        latency_max=args.latency_max,
+        concurrency_per_model=args.concurrency,
     )
+    if not 0 <= settings.latency_min <= settings.latency_max or settings.concurrency_per_model < 1:
+        raise SystemExit("need 0 <= --latency-min <= --latency-max and --concurrency >= 1")
     if args.models_file:
         settings = replace(settings, models=load_models(Path(args.models_file)))
     return settings
