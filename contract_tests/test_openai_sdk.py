@@ -7,6 +7,7 @@ auto-pagination by the last item's id, lenient models, error classes by status).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import openai
 import pytest
@@ -19,7 +20,7 @@ from contract_tests.targets import Target
 @pytest.fixture
 def sdk(target: Target) -> Iterator[openai.OpenAI]:
     # The SDK's own transport is an httpx.Client; the target's client speaks to its server.
-    http = target.client(None)
+    http: Any = target.client(None)  # the SDK types its transport as its own httpx fork's Client
     with openai.OpenAI(base_url=target.base_url, api_key=target.new_key(), http_client=http, max_retries=0) as client:
         yield client
 
@@ -73,6 +74,7 @@ def test_error_classes(sdk: openai.OpenAI, target: Target) -> None:
     with pytest.raises(openai.NotFoundError):
         sdk.batches.retrieve("00000000-0000-4000-8000-000000000000")
     wrong_scheme = {"Authorization": "Token abc"}  # live accepts only `Bearer <key>`
-    with openai.OpenAI(base_url=target.base_url, api_key="x", http_client=target.client(None), max_retries=0,
+    http: Any = target.client(None)
+    with openai.OpenAI(base_url=target.base_url, api_key="x", http_client=http, max_retries=0,
                        default_headers=wrong_scheme) as anon, pytest.raises(openai.AuthenticationError):
         anon.files.list()
