@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from mockserver.api.common import backend, caller, content_response, int_param, json_response
 from mockserver.api.multipart import receive_upload
+from mockserver.errors import BadRequest
 from mockserver.render import file_deleted, file_object, list_object
 from mockserver.store import FileRow
 
@@ -25,6 +26,9 @@ async def upload_file(request: Request) -> Response:
     try:
         await receive_upload(request.stream(), request.headers.get("content-type"), upload)
         row = upload.commit()
+    except ClientDisconnect:  # the client went away mid-upload: nothing is stored, nobody to answer
+        upload.abort()
+        raise BadRequest("Failed to read multipart upload: connection closed") from None
     except BaseException:
         upload.abort()
         raise

@@ -157,9 +157,15 @@ class BatchService:
         task.add_done_callback(lambda t: self._planning.pop(row.id, None) if self._planning.get(row.id) is t else None)
 
     async def settled(self, batch_id: str) -> None:
+        """Wait until the batch's plan is stored (planning it now if a restart lost its task)."""
         task = self._planning.get(batch_id)
-        if task is not None:
-            await asyncio.shield(task)
+        if task is None:
+            row = self.store.get_batch(batch_id)
+            if row is None or row.scheduled:
+                return
+            self.start_planning(row)
+            task = self._planning[batch_id]
+        await asyncio.shield(task)
 
     def _plan_rows(
         self, row: BatchRow, blob: Path, spans: array[int], indices: Sequence[int] | None, ready_at: float
