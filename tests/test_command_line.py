@@ -1,0 +1,52 @@
+"""The command line: flags, their environment twins, and the settings they make."""
+
+from __future__ import annotations
+
+import pytest
+
+from mockserver.__main__ import build_parser, settings_from
+from mockserver.domain.users import Users
+from mockserver.errors import Unauthorized
+
+
+def test_defaults_are_the_live_production_limits() -> None:
+    settings = settings_from(build_parser().parse_args([]))
+    assert settings.max_file_size == 200 * 1024 * 1024
+    assert settings.max_requests_per_file == 50_000
+    assert settings.max_request_body_size == 10 * 1024 * 1024
+    assert settings.api_keys == ()
+
+
+def test_environment_twins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DWSIM_PORT", "9123")
+    monkeypatch.setenv("DWSIM_API_KEY", "a,b")
+    monkeypatch.setenv("DWSIM_SEED", "11")
+    monkeypatch.setenv("DWSIM_CLOCK", "manual")
+    args = build_parser().parse_args([])
+    assert (args.port, args.seed, args.clock) == (9123, 11, "manual")
+    assert settings_from(args).api_keys == ("a", "b")
+
+
+def test_flags_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DWSIM_PORT", "9123")
+    assert build_parser().parse_args(["--port", "7000"]).port == 7000
+
+
+def test_bad_timing_is_refused() -> None:
+    with pytest.raises(SystemExit):
+        settings_from(build_parser().parse_args(["--latency-min", "3", "--latency-max", "1"]))
+
+
+def test_configured_keys_only() -> None:
+    # §10 item 33: an unknown key is 401 `Authentication required`
+    users = Users(("good",))
+    assert users.from_authorization("Bearer good").id
+    for header in ("Bearer bad", "Bearer ", "bearer good", "Token good", None):
+        with pytest.raises(Unauthorized):
+            users.from_authorization(header)
+
+
+def test_each_key_is_its_own_user() -> None:
+    users = Users(())
+    assert users.from_key("a").id != users.from_key("b").id
+    assert users.from_key("a").id == users.from_key("a").id
