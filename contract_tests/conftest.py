@@ -1,36 +1,14 @@
-"""Fixtures of the contract suite. `--target` (or DWSIM_TARGET) names where it runs: `asgi`, `http`,
-`live`, or a comma-separated list (default `asgi,http`: every test runs against both simulator targets)."""
+"""Fixtures of the contract suite. The targets come from the `mockserver` pytest plugin (`--target`,
+default `asgi,http`: every test runs against the in-process app and a real server process)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from contract_tests.targets import Target, make_target
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--target",
-        default=os.environ.get("DWSIM_TARGET", "asgi,http"),
-        help="asgi | http | live, or a comma-separated list (default: asgi,http)",
-    )
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "target" in metafunc.fixturenames:
-        names = [n.strip() for n in metafunc.config.getoption("--target").split(",") if n.strip()]
-        metafunc.parametrize("target", names, indirect=True, scope="session")
-
-
-@pytest.fixture(scope="session")
-def target(request: pytest.FixtureRequest) -> Iterator[Target]:
-    started = make_target(request.param)
-    yield started
-    started.close()
+from mockserver.testing import Target
 
 
 @pytest.fixture

@@ -1,214 +1,29 @@
-"""Where the contract suite runs: the simulator in-process (ASGI), the simulator as a real process over
-HTTP, or the live service. Each target hands out httpx clients with the same API, one user per key.
-
-Simulator targets run with small upload limits (so the limit tests stay cheap) and a manual clock;
-`limits` tells the tests which limits are in force.
-"""
+"""The contract suite's targets (see `mockserver.testing`): the simulator in-process, over HTTP, or the
+live service. The suite runs simulators with small upload limits (`SUITE_FLAGS`, also the `dwsim_flags`
+of pyproject.toml) so the limit tests stay cheap; `target.limits` says which limits are in force."""
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, cast
+from collections.abc import Sequence
 
-import httpx
+from mockserver import testing
+from mockserver.testing import Limits, LiveTarget, Target, make_target
 
 CHAT_MODEL = "Qwen/Qwen3-VL-30B-A3B-Instruct-FP8"
 EMBEDDINGS_MODEL = "Qwen/Qwen3-Embedding-8B"
-LIVE_BASE = "https://api.doubleword.ai/v1"
+SUITE_FLAGS = ("--seed", "7", "--max-file-size", "2097152", "--max-requests-per-file", "200",
+               "--max-request-body-size", "65536")
 
 
-@dataclass(frozen=True)
-class Limits:
-    max_file_size: int
-    max_requests_per_file: int
-    max_request_body_size: int
+class AsgiTarget(testing.AsgiTarget):
+    def __init__(self, flags: Sequence[str] = SUITE_FLAGS) -> None:
+        super().__init__(flags)
 
 
-SIM_LIMITS = Limits(max_file_size=2 * 1024 * 1024, max_requests_per_file=200, max_request_body_size=64 * 1024)
-LIVE_LIMITS = Limits(max_file_size=200 * 1024 * 1024, max_requests_per_file=50_000, max_request_body_size=10 * 1024 * 1024)
+class HttpTarget(testing.HttpTarget):
+    def __init__(self, flags: Sequence[str] = SUITE_FLAGS) -> None:
+        super().__init__(flags)
 
 
-def sim_flags(data_dir: Path) -> list[str]:
-    return [
-        "--clock", "manual", "--seed", "7", "--data-dir", str(data_dir),
-        "--max-file-size", str(SIM_LIMITS.max_file_size),
-        "--max-requests-per-file", str(SIM_LIMITS.max_requests_per_file),
-        "--max-request-body-size", str(SIM_LIMITS.max_request_body_size),
-    ]
-
-
-class Target:
-    name: str
-    limits: Limits
-    base_url: str  # ends with /v1
-    is_simulator = True
-
-    def _transport_client(self, headers: dict[str, str]) -> httpx.Client:
-        raise NotImplementedError
-
-    def new_key(self) -> str:
-        return f"test-{uuid.uuid4()}"
-
-    def client(self, key: str | None) -> httpx.Client:
-        headers = {} if key is None else {"Authorization": f"Bearer {key}"}
-        return self._transport_client(headers)
-
-    def control(self, method: str, path: str, json: Any = None) -> Any:
-        with self.client(None) as c:
-            response = c.request(method, self.root_url + path, json=json)
-            response.raise_for_status()
-            return response.json()
-
-    @property
-    def root_url(self) -> str:
-        return self.base_url.removesuffix("/v1")
-
-    def post_declaring_length(self, path: str, key: str, headers: dict[str, str], declared: int) -> tuple[int, str]:
-        """POST a request whose Content-Length promises `declared` bytes but send only a few: a
-        server that decides from the header answers before the body arrives."""
-        with self.client(key) as c:
-            response = c.post(path, content=b"--b\r\n", headers={**headers, "content-length": str(declared)})
-            return response.status_code, response.text
-
-    def advance(self, seconds: float) -> None:
-        """Move simulated time forward (the simulator's manual clock)."""
-        self.control("POST", "/_mock/clock/advance", {"seconds": seconds})
-
-    def close(self) -> None:
-        pass
-
-
-class AsgiTarget(Target):
-    """The app in this process, through Starlette's TestClient (a real ASGI transport, no socket)."""
-
-    name = "asgi"
-    limits = SIM_LIMITS
-
-    def __init__(self) -> None:
-        from starlette.testclient import TestClient
-
-        from mockserver.__main__ import build_parser, settings_from
-        from mockserver.app import create_app
-        from mockserver.backend import Backend, next_start_number, open_clock
-        from mockserver.domain.ids import IdSource
-        from mockserver.store import Store
-
-        self._tmp = tempfile.TemporaryDirectory(prefix="dwsim-asgi-")
-        args = build_parser().parse_args(sim_flags(Path(self._tmp.name)))
-        settings = settings_from(args)
-        store = Store(Path(self._tmp.name))
-        clock = open_clock(store, "manual", 1.0, time.time())
-        self.backend = Backend(settings, store, clock, IdSource(settings.seed, next_start_number(store)))
-        self.app = create_app(self.backend)
-        self.base_url = "http://testserver/v1"
-        # One TestClient, entered for the whole session, so that its event loop (and the batch
-        # planning tasks started on it) lives as long as the app; each user's client shares it.
-        self._runner = TestClient(self.app, base_url=self.base_url)
-        self._runner.__enter__()
-
-    def _transport_client(self, headers: dict[str, str]) -> httpx.Client:
-        from starlette.testclient import TestClient
-
-        client = TestClient(self.app, base_url=self.base_url, headers=headers)
-        client.portal = self._runner.portal  # run on the session's event loop
-        return cast(httpx.Client, client)
-
-    def close(self) -> None:
-        self._runner.__exit__(None, None, None)
-        self.backend.store.close()
-        self._tmp.cleanup()
-
-
-class HttpTarget(Target):
-    """`python -m mockserver` in a child process on a free port, spoken to over a real socket."""
-
-    name = "http"
-    limits = SIM_LIMITS
-
-    def __init__(self) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="dwsim-http-")
-        cmd = [sys.executable, "-m", "mockserver", "--port", "0", "--log-level", "warning",
-               *sim_flags(Path(self._tmp.name))]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + 30
-        for line in self.proc.stdout:
-            found = re.search(r"listening on (http://\S+/v1)", line)
-            if found:
-                self.base_url = found.group(1)
-                break
-            if time.monotonic() > deadline:
-                break
-        else:
-            raise RuntimeError(f"simulator did not start: exit code {self.proc.poll()}")
-
-    def _transport_client(self, headers: dict[str, str]) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, headers=headers, timeout=60)
-
-    def post_declaring_length(self, path: str, key: str, headers: dict[str, str], declared: int) -> tuple[int, str]:
-        # httpx refuses to send less than it declares, so this one speaks HTTP/1.1 over a raw socket.
-        url = httpx.URL(self.base_url + path)
-        lines = [f"POST {url.raw_path.decode()} HTTP/1.1", f"Host: {url.host}:{url.port}",
-                 f"Authorization: Bearer {key}", f"Content-Length: {declared}",
-                 *(f"{k}: {v}" for k, v in headers.items())]
-        with socket.create_connection((url.host, url.port or 80), timeout=30) as sock:
-            sock.sendall(("\r\n".join(lines) + "\r\n\r\n--b\r\n").encode())
-            raw = b""
-            while b"\r\n\r\n" not in raw:
-                raw += sock.recv(65536)
-            head, _, body = raw.partition(b"\r\n\r\n")
-            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
-            while len(body) < length:
-                body += sock.recv(65536)
-        return int(head.split()[1]), body[:length].decode()
-
-    def close(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self._tmp.cleanup()
-
-
-class LiveTarget(Target):
-    """The live service; needs DOUBLEWORD_API_KEY (and DOUBLEWORD_API_KEY_2 for isolation tests)."""
-
-    name = "live"
-    limits = LIVE_LIMITS
-    is_simulator = False
-
-    def __init__(self) -> None:
-        self.base_url = os.environ.get("DOUBLEWORD_BASE_URL", LIVE_BASE)
-        self._keys = iter([os.environ["DOUBLEWORD_API_KEY"], os.environ.get("DOUBLEWORD_API_KEY_2", "")])
-
-    def new_key(self) -> str:
-        return next(self._keys, "") or os.environ["DOUBLEWORD_API_KEY"]
-
-    def _transport_client(self, headers: dict[str, str]) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, headers=headers, timeout=120)
-
-    def advance(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-def make_target(name: str) -> Target:
-    targets: dict[str, type[Target]] = {"asgi": AsgiTarget, "http": HttpTarget, "live": LiveTarget}
-    if name not in targets:
-        raise ValueError(f"unknown target {name!r}; choose asgi, http or live")
-    return targets[name]()
-
-
-def lines_of(text: str) -> Iterator[str]:
-    return (line for line in text.split("\n") if line)
+__all__ = ["CHAT_MODEL", "EMBEDDINGS_MODEL", "SUITE_FLAGS", "AsgiTarget", "HttpTarget", "Limits", "LiveTarget",
+           "Target", "make_target"]

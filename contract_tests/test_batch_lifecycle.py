@@ -14,6 +14,8 @@ from contract_tests.helpers import chat_line, custom_ids, jsonl, n_chat_lines, s
 from contract_tests.lifecycle import advance_until, partly_done, poll, run_to_end
 from contract_tests.targets import Target
 
+pytestmark = pytest.mark.simulator_only("drives the manual clock through whole batches")
+
 
 def test_statuses_validating_in_progress_completed(api: httpx.Client, target: Target) -> None:
     # tests/perms/files-and-batches.hurl polls to in_progress; §10 item 18

@@ -47,6 +47,7 @@ def test_list_auto_pagination_visits_every_file_once(sdk: openai.OpenAI) -> None
     assert sorted(seen) == sorted(ids)
 
 
+@pytest.mark.simulator_only("drives the manual clock")
 def test_batch_end_to_end(sdk: openai.OpenAI, target: Target) -> None:
     upload = sdk.files.create(file=("in.jsonl", jsonl(chat_line("a"), chat_line("b", temperature=9))), purpose="batch")
     batch = sdk.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h",

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import httpx
 import orjson
+import pytest
 
 from contract_tests.helpers import chat_line, embeddings_line, jsonl, start_batch
 from contract_tests.lifecycle import run_to_end
 from contract_tests.targets import CHAT_MODEL, Target
 
 
+@pytest.mark.simulator_only("compares with the simulated model's batch answer")
 def test_chat_completion_matches_the_batch_answer(api: httpx.Client, target: Target) -> None:
     line = chat_line("same", "What is 2+2?")
     direct = api.post("/chat/completions", json=line["body"])
@@ -49,6 +51,7 @@ def test_bad_requests_get_openai_errors(api: httpx.Client, anon: httpx.Client) -
     assert anon.post("/chat/completions", json={}).json()["error"]["code"] == "unauthenticated"
 
 
+@pytest.mark.simulator_only("drives the manual clock")
 def test_background_response_moves_on_the_clock(api: httpx.Client, target: Target) -> None:
     created = api.post("/responses", json={"model": CHAT_MODEL, "input": "Hi", "background": True,
                                            "service_tier": "flex"}).json()
@@ -65,6 +68,7 @@ def test_background_response_moves_on_the_clock(api: httpx.Client, target: Targe
     assert seen >= {"queued", "completed"}
 
 
+@pytest.mark.simulator_only("drives the manual clock")
 def test_background_response_cancel_and_delete(api: httpx.Client, target: Target) -> None:
     created = api.post("/responses", json={"model": CHAT_MODEL, "input": "Hi", "background": True}).json()
     cancelled = api.post(f"/responses/{created['id']}/cancel").json()

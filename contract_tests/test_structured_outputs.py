@@ -14,6 +14,8 @@ from contract_tests.helpers import chat_line, jsonl, start_batch
 from contract_tests.lifecycle import run_to_end
 from contract_tests.targets import Target
 
+pytestmark = pytest.mark.simulator_only("drives the manual clock; the live model's answers are not the simulated model's")
+
 SCHEMAS: list[dict[str, Any]] = [
     {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer", "minimum": 1,
      "maximum": 14}}, "required": ["city", "days"], "additionalProperties": False},

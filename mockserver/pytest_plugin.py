@@ -1,0 +1,78 @@
+"""pytest plugin (entry point `mockserver`): a running simulator for your own tests.
+
+    def test_my_pipeline(dwsim):                       # in-process and over HTTP (see --target)
+        client = openai.OpenAI(base_url=dwsim.base_url, api_key=dwsim.new_key(), http_client=dwsim.client(None))
+        ...                                            # upload, create a batch
+        dwsim.advance(3600)                            # an hour passes, instantly
+
+Options: `--target asgi|http|live` or a comma-separated list (env `DWSIM_TARGET`, default `asgi,http`):
+every test using `dwsim` (or `target`) runs once per target. The ini option `dwsim_flags` passes
+command-line flags to the simulators started (the clock is manual unless the flags say otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Iterator
+
+import pytest
+
+from mockserver.testing import Target, make_target
+
+TARGET_FIXTURES = ("target", "dwsim")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--target",
+        default=os.environ.get("DWSIM_TARGET", "asgi,http"),
+        help="where simulator tests run: asgi (in-process), http (a real server process), live (the live "
+        "service, needs DOUBLEWORD_API_KEY), or a comma-separated list (default: asgi,http)",
+    )
+    parser.addini("dwsim_flags", "command-line flags for the simulators the dwsim fixture starts", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "simulator_only(reason): needs the simulator's control API; skipped on live")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    used = [name for name in TARGET_FIXTURES if name in metafunc.fixturenames]
+    if used:
+        names = [n.strip() for n in metafunc.config.getoption("--target").split(",") if n.strip()]
+        metafunc.parametrize("_dwsim_name", names, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def _dwsim_name(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+_running: dict[str, Target] = {}
+
+
+@pytest.fixture(scope="session")
+def dwsim(request: pytest.FixtureRequest, _dwsim_name: str) -> Iterator[Target]:
+    """A running simulator (or the live service), shared by the session: `base_url`, `new_key()`,
+    `client(key)`, `advance(seconds)`, `control(method, path)` for the `/_mock` API."""
+    if _dwsim_name not in _running:
+        flags = shlex.split(str(request.config.getini("dwsim_flags")))
+        _running[_dwsim_name] = make_target(_dwsim_name, flags)
+        request.config.add_cleanup(_running[_dwsim_name].close)
+    yield _running[_dwsim_name]
+
+
+@pytest.fixture(scope="session")
+def target(dwsim: Target) -> Target:
+    return dwsim
+
+
+@pytest.fixture(autouse=True)
+def _skip_simulator_only_on_live(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("simulator_only")
+    if marker is None or "_dwsim_name" not in request.fixturenames:
+        return
+    if request.getfixturevalue("_dwsim_name") == "live":
+        pytest.skip(f"needs the simulator's control API: {marker.args[0] if marker.args else 'clock or faults'}")
