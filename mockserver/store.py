@@ -62,7 +62,6 @@ CREATE TABLE IF NOT EXISTS requests (
     end_at REAL NOT NULL,
     ok INTEGER NOT NULL,             -- 1: ends in the output file, 0: in the error file
     line BLOB NOT NULL,              -- that file's line, newline included
-    result BLOB NOT NULL,            -- JSON {status, body} or {error} for /results
     prompt_tokens INTEGER NOT NULL DEFAULT 0,
     completion_tokens INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (batch_id, idx)
@@ -147,10 +146,16 @@ class Store:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         for stale in self.tmp_dir.iterdir():  # half-received uploads of a previous run
             stale.unlink(missing_ok=True)
-        self.db = sqlite3.connect(data_dir / "state.sqlite3", isolation_level=None, check_same_thread=False)
+        self.path = data_dir / "state.sqlite3"
+        self.db = self._connect(autocommit=True)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+
+    def _connect(self, autocommit: bool = False) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None if autocommit else "DEFERRED", timeout=30,
+                             check_same_thread=False)
+        db.execute("PRAGMA synchronous=FULL")
+        return db
 
     def close(self) -> None:
         self.db.close()
@@ -262,15 +267,20 @@ class Store:
 
     # -- requests of a batch --------------------------------------------------------------------
     def save_requests(self, batch_id: str, rows: list[tuple[Any, ...]], mark_scheduled: bool) -> None:
-        """Insert or replace request rows (batch_id first in each) in one transaction."""
-        with self.transaction():
-            self.db.executemany(
-                "INSERT OR REPLACE INTO requests (batch_id, idx, request_id, custom_id, model, start_at, end_at, ok, "
-                "line, result, prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            if mark_scheduled:
-                self.db.execute("UPDATE batches SET scheduled = 1 WHERE id = ?", (batch_id,))
+        """Insert or replace request rows (batch_id first in each) in one transaction, on a connection
+        of its own: this runs in a worker thread, so a large plan never holds up the event loop."""
+        db = self._connect()
+        try:
+            with db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO requests (batch_id, idx, request_id, custom_id, model, start_at, end_at, "
+                    "ok, line, prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                if mark_scheduled:
+                    db.execute("UPDATE batches SET scheduled = 1 WHERE id = ?", (batch_id,))
+        finally:
+            db.close()
 
     def request_ends(self, batch_id: str, ok: int) -> list[tuple[float, int]]:
         """(end time, line length) of the batch's successes or failures, in file order."""
@@ -290,7 +300,7 @@ class Store:
 
     def requests_by_index(self, batch_id: str, offset: int, limit: int) -> list[tuple[Any, ...]]:
         sql = (
-            "SELECT idx, request_id, custom_id, model, start_at, end_at, ok, result FROM requests "
+            "SELECT idx, request_id, custom_id, model, start_at, end_at, ok, line FROM requests "
             "WHERE batch_id = ? ORDER BY idx LIMIT ? OFFSET ?"
         )
         return list(self.db.execute(sql, (batch_id, limit, offset)))

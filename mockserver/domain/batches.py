@@ -148,24 +148,29 @@ class BatchService:
         async def run() -> None:
             if previous is not None:
                 await previous
-            rows = await asyncio.to_thread(self._plan_rows, row, blob, spans, indices, start)
-            self.store.save_requests(row.id, rows, mark_scheduled=indices is None)
+            await asyncio.to_thread(self._plan_and_save, row, blob, spans, indices, start)
             self._ends.pop(row.id, None)
 
         task = asyncio.get_running_loop().create_task(run())
         self._planning[row.id] = task
         task.add_done_callback(lambda t: self._planning.pop(row.id, None) if self._planning.get(row.id) is t else None)
 
-    async def settled(self, batch_id: str) -> None:
+    async def settled(self, batch_id: str, row: BatchRow | None = None) -> None:
         """Wait until the batch's plan is stored (planning it now if a restart lost its task)."""
         task = self._planning.get(batch_id)
         if task is None:
-            row = self.store.get_batch(batch_id)
+            row = row or self.store.get_batch(batch_id)
             if row is None or row.scheduled:
                 return
             self.start_planning(row)
             task = self._planning[batch_id]
         await asyncio.shield(task)
+
+    def _plan_and_save(
+        self, row: BatchRow, blob: Path, spans: array[int], indices: Sequence[int] | None, ready_at: float
+    ) -> None:
+        rows = self._plan_rows(row, blob, spans, indices, ready_at)
+        self.store.save_requests(row.id, rows, mark_scheduled=indices is None)
 
     def _plan_rows(
         self, row: BatchRow, blob: Path, spans: array[int], indices: Sequence[int] | None, ready_at: float
@@ -182,8 +187,12 @@ class BatchService:
             answer = self.model.answer(str(requests[i]["url"]), bodies[i], int(start))
             return Attempt(answer.status, answer.body)
 
+        first_tries = random.Random(f"{seed}:{row.id}")  # one stream for first attempts, drawn in index order
+        draws = [first_tries.random() for _ in requests]
+
         def duration(i: int, n: int) -> float:
-            return latency(random.Random(f"{seed}:{row.id}:{i}:{n}"), self.timing, sizes[i])
+            draw = draws[i] if n == 0 else random.Random(f"{seed}:{row.id}:{i}:{n}").random()
+            return latency(draw, self.timing, sizes[i])
 
         planned = plan(models, ready_at, row.expires_at, self.timing, attempt, duration, indices)
         return [self._request_row(row.id, p, requests[p.index], models[p.index]) for p in planned]
@@ -197,13 +206,10 @@ class BatchService:
         completion = int(usage.get("completion_tokens", usage.get("output_tokens", 0)) or 0)
         if p.succeeded:
             line = output_line(request_id, custom_id, p.final.status, p.final.body)
-            result = {"response_body": p.final.body, "error": None}
         else:
-            reason = orjson.dumps(failure_reason(p.final)).decode()
             line = error_line(request_id, custom_id, failure_reason(p.final))
-            result = {"response_body": None, "error": reason}
         return (batch_id, p.index, request_id, custom_id, model, p.start, p.end, int(p.succeeded), line,
-                orjson.dumps(result), prompt, completion)
+                prompt, completion)
 
     def forget(self) -> None:
         self._ends.clear()
@@ -231,7 +237,9 @@ class BatchService:
 
     async def get(self, owner: str, batch_id: str) -> BatchView:
         row = self._owned(owner, batch_id)
-        await self.settled(batch_id)
+        if not row.scheduled:
+            await self.settled(batch_id, row)
+            row = self._owned(owner, batch_id)
         return self.view(row)
 
     def _owned(self, owner: str, batch_id: str) -> BatchRow:
@@ -252,7 +260,7 @@ class BatchService:
             )
         rows = self.store.owner_batches(owner)
         for row in rows:
-            await self.settled(row.id)
+            await self.settled(row.id, row)
         views = [self.view(row) for row in rows if not search or self._matches(row, search)]
         if status is not None:
             views = [v for v in views if _status_matches(v, status)]
@@ -356,25 +364,25 @@ class BatchService:
         spans = self.store.file_spans(row.source_file_id)
         blob = self.store.blob_path(row.source_file_id)
         items = []
-        for index, request_id, custom_id, model, start, end, ok, result in self.store.requests_by_index(batch_id, 0, -1):
+        for index, request_id, custom_id, model, start, end, ok, line in self.store.requests_by_index(batch_id, 0, -1):
             state = _request_status(view, float(start), float(end), bool(ok))
             if status is not None and state != status:
                 continue
             if search and search.lower() not in str(custom_id).lower():
                 continue
-            items.append((index, request_id, custom_id, model, state, orjson.loads(result)))
+            items.append((index, request_id, custom_id, model, state, line))
         counts_still = view.status in ("validating", "in_progress")
         start_at = clamp_skip(skip)
         size = None if limit is None else clamp_limit(limit)
         chosen = items[start_at:] if size is None else items[start_at : start_at + size]
         bodies = _bodies_at(blob, spans, [c[0] for c in chosen]) if source is not None else {}
         lines = []
-        for index, request_id, custom_id, model, state, result in chosen:
-            done = state in ("completed", "failed")
+        for index, request_id, custom_id, model, state, line in chosen:
+            item = orjson.loads(line) if state in ("completed", "failed") else {"response": None, "error": None}
             lines.append(orjson.dumps({
-                "id": request_id, "custom_id": custom_id, "model": model,
-                "input_body": bodies.get(index), "response_body": result["response_body"] if done else None,
-                "error": result["error"] if done else None, "status": state,
+                "id": request_id, "custom_id": custom_id, "model": model, "input_body": bodies.get(index),
+                "response_body": item["response"]["body"] if item["response"] else None,
+                "error": item["error"]["message"] if item["error"] else None, "status": state,
             }, option=orjson.OPT_APPEND_NEWLINE))
         end_line = start_at + len(chosen)
         if size is None:

@@ -72,7 +72,7 @@ class Realtime:
             final["background"] = True
             rng = random.Random(f"{self.settings.seed}:{response_id}")
             start = now + self.timing.latency_min
-            end = start + latency(rng, self.timing, len(orjson.dumps(request)))
+            end = start + latency(rng.random(), self.timing, len(orjson.dumps(request)))
         else:
             start = end = now
         self.store.insert_response(response_id, owner, start, end, orjson.dumps(final))

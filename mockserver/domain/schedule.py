@@ -16,7 +16,6 @@ most `max_attempts` attempts and only while the next attempt would start before 
 from __future__ import annotations
 
 import heapq
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,10 +67,11 @@ def backoff(retry_number: int) -> float:
     return float(min(BACKOFF_START * 2.0**retry_number, BACKOFF_CAP))
 
 
-def latency(rng: random.Random, timing: Timing, body_size: int) -> float:
+def latency(draw: float, timing: Timing, body_size: int) -> float:
+    """An attempt's duration from a uniform `draw` in [0, 1) and the request body's size."""
     spread = timing.latency_max - timing.latency_min
     size_share = min(1.0, body_size / SIZE_FOR_MAX_LATENCY)
-    return float(timing.latency_min + spread * (0.7 * rng.random() + 0.3 * size_share))
+    return float(timing.latency_min + spread * (0.7 * draw + 0.3 * size_share))
 
 
 def plan(
