@@ -1,0 +1,5 @@
+"""`python -m client`: the command line."""
+
+from client.cli import main
+
+raise SystemExit(main())
