@@ -15,9 +15,11 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from mockserver.drift import Recorder
 from mockserver.testing import Target, make_target
 
 TARGET_FIXTURES = ("target", "dwsim")
@@ -30,11 +32,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where simulator tests run: asgi (in-process), http (a real server process), live (the live "
         "service, needs DOUBLEWORD_API_KEY), or a comma-separated list (default: asgi,http)",
     )
+    parser.addoption("--record", default=None, metavar="FILE",
+                     help="write what each test's HTTP calls saw (shapes, statuses, headers) to FILE; "
+                     "compare two records with `python -m mockserver.drift A B`")
     parser.addini("dwsim_flags", "command-line flags for the simulators the dwsim fixture starts", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "simulator_only(reason): needs the simulator's control API; skipped on live")
+
+
+_recorder: Recorder | None = None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _recorder
+    if session.config.getoption("--record"):
+        _recorder = Recorder()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if _recorder is not None:
+        _recorder.test_started(item.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("--record")
+    if _recorder is not None and path:
+        _recorder.write(Path(path))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -60,6 +85,8 @@ def dwsim(request: pytest.FixtureRequest, _dwsim_name: str) -> Iterator[Target]:
     if _dwsim_name not in _running:
         flags = shlex.split(str(request.config.getini("dwsim_flags")))
         _running[_dwsim_name] = make_target(_dwsim_name, flags)
+        if _recorder is not None:
+            _running[_dwsim_name].response_hooks.append(_recorder.hook)
         request.config.add_cleanup(_running[_dwsim_name].close)
     yield _running[_dwsim_name]
 

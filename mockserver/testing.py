@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -42,6 +42,7 @@ def limits_of(flags: list[str]) -> Limits:
 
 
 class Target:
+    response_hooks: list[Callable[[httpx.Response], None]]
     name: str
     limits: Limits
     base_url: str  # ends with /v1
@@ -50,12 +51,17 @@ class Target:
     def _transport_client(self, headers: dict[str, str]) -> httpx.Client:
         raise NotImplementedError
 
+    def __init__(self) -> None:
+        self.response_hooks = []  # called with every response of every client handed out
+
     def new_key(self) -> str:
         return f"test-{uuid.uuid4()}"
 
     def client(self, key: str | None) -> httpx.Client:
         headers = {} if key is None else {"Authorization": f"Bearer {key}"}
-        return self._transport_client(headers)
+        client = self._transport_client(headers)
+        client.event_hooks["response"] = list(self.response_hooks)
+        return client
 
     def control(self, method: str, path: str, json: Any = None) -> Any:
         with self.client(None) as c:
@@ -88,6 +94,7 @@ class AsgiTarget(Target):
     name = "asgi"
 
     def __init__(self, flags: Sequence[str] = ()) -> None:
+        super().__init__()
         from starlette.testclient import TestClient
 
         from mockserver.__main__ import build_parser, settings_from
@@ -130,6 +137,7 @@ class HttpTarget(Target):
     name = "http"
 
     def __init__(self, flags: Sequence[str] = ()) -> None:
+        super().__init__()
         self._tmp = tempfile.TemporaryDirectory(prefix="dwsim-http-")
         all_flags = ["--clock", "manual", *flags, "--data-dir", self._tmp.name]
         self.limits = limits_of(all_flags)
@@ -184,6 +192,7 @@ class LiveTarget(Target):
     is_simulator = False
 
     def __init__(self) -> None:
+        super().__init__()
         self.base_url = os.environ.get("DOUBLEWORD_BASE_URL", LIVE_BASE)
         self._keys = iter([os.environ["DOUBLEWORD_API_KEY"], os.environ.get("DOUBLEWORD_API_KEY_2", "")])
 
