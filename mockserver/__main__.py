@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seed = _env("seed")
     p.add_argument("--seed", type=int, default=int(seed) if seed else None, help="seed for ids and simulated outcomes")
+    p.add_argument("--control-token", default=_env("control_token"),
+                   help="require `Authorization: Bearer TOKEN` on the control API (/_mock); default: open")
     p.add_argument("--log-level", default=_env("log_level", "info"), choices=["debug", "info", "warning", "error"])
     p.add_argument("--clock", default=_env("clock", "real"), choices=["real", "manual"], help="time source")
     p.add_argument("--speed", type=float, default=float(_env("speed", "1") or 1), help="virtual seconds per real second (real clock)")
@@ -77,6 +79,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     settings = Settings(
         api_keys=tuple(k for k in (args.api_key or []) if k),
         seed=args.seed,
+        control_token=args.control_token,
         max_file_size=args.max_file_size,
         max_requests_per_file=args.max_requests_per_file,
         max_request_body_size=args.max_request_body_size,

@@ -34,11 +34,14 @@ class Limits:
 LIVE_LIMITS = Limits(max_file_size=200 * 1024 * 1024, max_requests_per_file=50_000, max_request_body_size=10 * 1024 * 1024)
 
 
-def limits_of(flags: list[str]) -> Limits:
+def limits_of(flags: list[str]) -> tuple[Limits, dict[str, str]]:
+    """The upload limits the flags set, and the headers the control API then wants."""
     from mockserver.__main__ import build_parser, settings_from
 
     settings = settings_from(build_parser().parse_args(flags))
-    return Limits(settings.max_file_size, settings.max_requests_per_file, settings.max_request_body_size)
+    limits = Limits(settings.max_file_size, settings.max_requests_per_file, settings.max_request_body_size)
+    token = settings.control_token
+    return limits, {} if token is None else {"Authorization": f"Bearer {token}"}
 
 
 class Target:
@@ -53,6 +56,7 @@ class Target:
 
     def __init__(self) -> None:
         self.response_hooks = []  # called with every response of every client handed out
+        self.control_headers: dict[str, str] = {}
 
     def new_key(self) -> str:
         return f"test-{uuid.uuid4()}"
@@ -65,7 +69,7 @@ class Target:
 
     def control(self, method: str, path: str, json: Any = None) -> Any:
         with self.client(None) as c:
-            response = c.request(method, self.root_url + path, json=json)
+            response = c.request(method, self.root_url + path, json=json, headers=self.control_headers)
             response.raise_for_status()
             return response.json()
 
@@ -105,7 +109,7 @@ class AsgiTarget(Target):
 
         self._tmp = tempfile.TemporaryDirectory(prefix="dwsim-asgi-")
         all_flags = ["--clock", "manual", *flags, "--data-dir", self._tmp.name]
-        self.limits = limits_of(all_flags)
+        self.limits, self.control_headers = limits_of(all_flags)
         args = build_parser().parse_args(all_flags)
         settings = settings_from(args)
         store = Store(Path(self._tmp.name))
@@ -140,7 +144,7 @@ class HttpTarget(Target):
         super().__init__()
         self._tmp = tempfile.TemporaryDirectory(prefix="dwsim-http-")
         all_flags = ["--clock", "manual", *flags, "--data-dir", self._tmp.name]
-        self.limits = limits_of(all_flags)
+        self.limits, self.control_headers = limits_of(all_flags)
         cmd = [sys.executable, "-m", "mockserver", "--port", "0", "--log-level", "warning", *all_flags]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert self.proc.stdout is not None

@@ -50,3 +50,19 @@ def test_each_key_is_its_own_user() -> None:
     users = Users(())
     assert users.from_key("a").id != users.from_key("b").id
     assert users.from_key("a").id == users.from_key("a").id
+
+
+def test_control_token_guards_the_control_api() -> None:
+    from starlette.testclient import TestClient
+
+    from mockserver.testing import AsgiTarget
+
+    sim = AsgiTarget(["--control-token", "s3cret"])
+    try:
+        with TestClient(sim.app) as raw:
+            assert raw.post("/_mock/reset").status_code == 401
+            assert raw.get("/_mock/clock", headers={"Authorization": "Bearer wrong"}).status_code == 401
+            assert raw.get("/_mock/clock", headers={"Authorization": "Bearer s3cret"}).json()["mode"] == "manual"
+        sim.advance(5)  # the test handle sends the token
+    finally:
+        sim.close()

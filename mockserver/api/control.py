@@ -11,7 +11,14 @@ from starlette.routing import Route
 
 from mockserver.api.common import backend, json_response
 from mockserver.domain.clock import ClockError, ManualClock
-from mockserver.errors import BadRequest
+from mockserver.errors import BadRequest, Unauthorized
+
+
+def _guard(request: Request) -> None:
+    """With `--control-token`, only its holder may steer the simulator."""
+    token = backend(request).settings.control_token
+    if token is not None and request.headers.get("authorization") != f"Bearer {token}":
+        raise Unauthorized("control API: a valid control token is required")
 
 
 def _clock_state(request: Request) -> dict[str, Any]:
@@ -38,10 +45,12 @@ def _manual(request: Request) -> ManualClock:
 
 
 async def get_clock(request: Request) -> Response:
+    _guard(request)
     return json_response(_clock_state(request))
 
 
 async def advance_clock(request: Request) -> Response:
+    _guard(request)
     clock = _manual(request)
     try:
         clock.advance(await _number(request, "seconds"))
@@ -51,6 +60,7 @@ async def advance_clock(request: Request) -> Response:
 
 
 async def set_clock(request: Request) -> Response:
+    _guard(request)
     clock = _manual(request)
     try:
         clock.set(await _number(request, "now"))
@@ -60,6 +70,7 @@ async def set_clock(request: Request) -> Response:
 
 
 async def reset(request: Request) -> Response:
+    _guard(request)
     backend(request).reset()
     return json_response({"reset": True})
 
