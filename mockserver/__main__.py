@@ -17,6 +17,7 @@ import uvicorn
 
 from mockserver.app import create_app
 from mockserver.backend import Backend, next_start_number, open_clock
+from mockserver.domain.faults import NO_SCENARIO, Scenario, ScenarioError, load_scenario
 from mockserver.domain.ids import IdSource
 from mockserver.settings import Settings, load_models
 from mockserver.store import Store
@@ -55,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seed = _env("seed")
     p.add_argument("--seed", type=int, default=int(seed) if seed else None, help="seed for ids and simulated outcomes")
+    p.add_argument("--scenario", default=_env("scenario"),
+                   help="fault scenario file (JSON or YAML) in force from the start; see the README")
     p.add_argument("--control-token", default=_env("control_token"),
                    help="require `Authorization: Bearer TOKEN` on the control API (/_mock); default: open")
     p.add_argument("--log-level", default=_env("log_level", "info"), choices=["debug", "info", "warning", "error"])
@@ -95,6 +98,17 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def scenario_from(args: argparse.Namespace) -> Scenario:
+    """The `--scenario` file, checked; a bad one stops the start with its message (exit code 2)."""
+    if not args.scenario:
+        return NO_SCENARIO
+    try:
+        return load_scenario(Path(args.scenario))
+    except ScenarioError as exc:
+        print(f"error: --scenario {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     settings = settings_from(args)
@@ -104,9 +118,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         data_dir = Path(tempfile.mkdtemp(prefix="dw-batch-sim-"))
         atexit.register(shutil.rmtree, data_dir, True)
+    scenario = scenario_from(args)
     store = Store(data_dir)
     clock = open_clock(store, args.clock, args.speed, time.time())
-    backend = Backend(settings, store, clock, IdSource(settings.seed, next_start_number(store)))
+    backend = Backend(settings, store, clock, IdSource(settings.seed, next_start_number(store)), scenario)
     app = create_app(backend)
 
     config = uvicorn.Config(

@@ -11,8 +11,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
+from starlette.types import ASGIApp
 
 from mockserver.api import batches, control, files, models, realtime
+from mockserver.api.middleware import FaultsAndJournal
 from mockserver.backend import Backend
 from mockserver.errors import ApiError, InternalError
 
@@ -36,7 +38,9 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return Response(error.body(), status_code=error.status, media_type=error.content_type)
 
 
-def create_app(backend: Backend) -> Starlette:
+def create_app(backend: Backend) -> ASGIApp:
+    """The ASGI app: the Starlette routes inside the faults-and-journal middleware (outermost, so that
+    a scenario can drop a connection under uvicorn)."""
     routes: list[BaseRoute] = [Mount(prefix, routes=emulated_routes()) for prefix in EMULATED_PREFIXES]
     routes += control.routes
     @contextlib.asynccontextmanager
@@ -48,4 +52,4 @@ def create_app(backend: Backend) -> Starlette:
         routes=routes, exception_handlers={ApiError: _api_error, Exception: _unexpected}, lifespan=lifespan
     )
     app.state.backend = backend
-    return app
+    return FaultsAndJournal(app, backend)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from mockserver.domain.batches import BatchService
 from mockserver.domain.clock import Clock, ManualClock
+from mockserver.domain.faults import NO_SCENARIO, Faults, Scenario
 from mockserver.domain.files import FileService
 from mockserver.domain.ids import IdSource
+from mockserver.domain.journal import Journal
 from mockserver.domain.model import SimulatedModel
 from mockserver.domain.realtime import Realtime
 from mockserver.domain.users import Users
@@ -18,7 +20,9 @@ from mockserver.store import Store
 
 
 class Backend:
-    def __init__(self, settings: Settings, store: Store, clock: Clock, ids: IdSource) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, clock: Clock, ids: IdSource, scenario: Scenario = NO_SCENARIO
+    ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -27,17 +31,21 @@ class Backend:
         self.files = FileService(store, settings, ids, clock.now)
         model = SimulatedModel(settings.seed or 0, {m.name: m.dimensions for m in settings.models if m.kind == "embeddings"})
         self.model = model
-        self.batches = BatchService(store, self.files, settings, model, ids.uuid, clock.now)
-        self.realtime = Realtime(store, settings, model, ids.uuid, clock.now)
+        self.faults = Faults(scenario)
+        self.journal = Journal()
+        self.batches = BatchService(store, self.files, settings, model, ids.uuid, clock.now, self.faults)
+        self.realtime = Realtime(store, settings, model, ids.uuid, clock.now, self.faults)
 
     async def start(self) -> None:
         """At startup, on the event loop: finish planning batches a previous run left unplanned."""
         self.batches.resume_unscheduled()
 
     def reset(self) -> None:
-        """Forget every file and batch; the clock keeps its mode and time."""
+        """Forget every file, batch, response, fault rule and journal entry; the clock keeps its mode and time."""
         self.store.forget_everything()
         self.batches.forget()
+        self.faults.clear()
+        self.journal.clear()
 
     def now(self) -> float:
         return self.clock.now()

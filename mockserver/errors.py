@@ -46,6 +46,10 @@ class Unauthorized(ApiError):
         super().__init__(message)
 
 
+class PaymentRequired(ApiError):
+    status = 402
+
+
 class Forbidden(ApiError):
     status = 403
 

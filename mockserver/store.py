@@ -335,6 +335,14 @@ class Store:
         if deleted:
             self.db.execute("UPDATE responses SET deleted = 1 WHERE id = ?", (response_id,))
 
+    def unfinished_by_model(self, now: float) -> dict[str, int]:
+        """Requests of live, uncancelled batches that have not ended by `now`, per model."""
+        sql = (
+            "SELECT r.model, count(*) FROM requests r JOIN batches b ON b.id = r.batch_id "
+            "WHERE r.end_at > ? AND b.cancelled_at IS NULL AND b.deleted = 0 GROUP BY r.model"
+        )
+        return {str(m): int(n) for m, n in self.db.execute(sql, (now,))}
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         self.db.execute("BEGIN")

@@ -101,7 +101,7 @@ class AsgiTarget(Target):
         super().__init__()
         from starlette.testclient import TestClient
 
-        from mockserver.__main__ import build_parser, settings_from
+        from mockserver.__main__ import build_parser, scenario_from, settings_from
         from mockserver.app import create_app
         from mockserver.backend import Backend, next_start_number, open_clock
         from mockserver.domain.ids import IdSource
@@ -114,7 +114,8 @@ class AsgiTarget(Target):
         settings = settings_from(args)
         store = Store(Path(self._tmp.name))
         clock = open_clock(store, args.clock, args.speed, time.time())
-        self.backend = Backend(settings, store, clock, IdSource(settings.seed, next_start_number(store)))
+        scenario = scenario_from(args)
+        self.backend = Backend(settings, store, clock, IdSource(settings.seed, next_start_number(store)), scenario)
         self.app = create_app(self.backend)
         self.base_url = "http://testserver/v1"
         # One TestClient, entered for the whole session, so that its event loop (and the batch

@@ -1,4 +1,5 @@
-"""The control API under `/_mock`: the clock and reset. Never part of the emulated surface."""
+"""The control API under `/_mock`: the clock, the fault scenario, the journal and reset. Never part of
+the emulated surface; with `--control-token`, only its holder may use it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.routing import Route
 
 from mockserver.api.common import backend, json_response
 from mockserver.domain.clock import ClockError, ManualClock
+from mockserver.domain.faults import ScenarioError, parse_scenario
 from mockserver.errors import BadRequest, Unauthorized
 
 
@@ -75,7 +77,46 @@ async def reset(request: Request) -> Response:
     return json_response({"reset": True})
 
 
+async def put_faults(request: Request) -> Response:
+    _guard(request)
+    try:
+        scenario = parse_scenario(orjson.loads(await request.body()))
+    except orjson.JSONDecodeError:
+        raise BadRequest("expected a JSON scenario document") from None
+    except ScenarioError as exc:
+        raise BadRequest(str(exc)) from None
+    backend(request).faults.install(scenario)
+    return json_response(scenario.document)
+
+
+async def get_faults(request: Request) -> Response:
+    _guard(request)
+    return json_response(backend(request).faults.scenario.document)
+
+
+async def delete_faults(request: Request) -> Response:
+    _guard(request)
+    backend(request).faults.clear()
+    return json_response({})
+
+
+async def get_journal(request: Request) -> Response:
+    _guard(request)
+    return json_response({"data": backend(request).journal.entries()})
+
+
+async def delete_journal(request: Request) -> Response:
+    _guard(request)
+    backend(request).journal.clear()
+    return json_response({"data": []})
+
+
 routes = [
+    Route("/_mock/faults", put_faults, methods=["PUT"]),
+    Route("/_mock/faults", get_faults, methods=["GET"]),
+    Route("/_mock/faults", delete_faults, methods=["DELETE"]),
+    Route("/_mock/journal", get_journal, methods=["GET"]),
+    Route("/_mock/journal", delete_journal, methods=["DELETE"]),
     Route("/_mock/clock", get_clock, methods=["GET"]),
     Route("/_mock/clock/advance", advance_clock, methods=["POST"]),
     Route("/_mock/clock/set", set_clock, methods=["POST"]),

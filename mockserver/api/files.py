@@ -20,18 +20,20 @@ def _declared_length(request: Request) -> int | None:
 
 async def upload_file(request: Request) -> Response:
     user = caller(request)
-    files = backend(request).files
-    files.check_declared_size(_declared_length(request))
-    upload = files.begin_upload(user.id)
-    try:
-        await receive_upload(request.stream(), request.headers.get("content-type"), upload)
-        row = upload.commit()
-    except ClientDisconnect:  # the client went away mid-upload: nothing is stored, nobody to answer
-        upload.abort()
-        raise BadRequest("Failed to read multipart upload: connection closed") from None
-    except BaseException:
-        upload.abort()
-        raise
+    sim = backend(request)
+    files = sim.files
+    with files.upload_slot(sim.faults.scenario.limits.max_concurrent_uploads):
+        files.check_declared_size(_declared_length(request))
+        upload = files.begin_upload(user.id)
+        try:
+            await receive_upload(request.stream(), request.headers.get("content-type"), upload)
+            row = upload.commit()
+        except ClientDisconnect:  # the client went away mid-upload: nothing is stored, nobody to answer
+            upload.abort()
+            raise BadRequest("Failed to read multipart upload: connection closed") from None
+        except BaseException:
+            upload.abort()
+            raise
     return json_response(file_object(row, row.bytes, email=None), status=201)
 
 

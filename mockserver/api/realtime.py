@@ -30,7 +30,9 @@ def inference(path: str) -> Route:
         user = _user(request)
         if user is None:
             return _send(UNAUTHENTICATED)
-        return _send(backend(request).realtime.answer(user.id, "/v1" + path, await request.body()))
+        override = request.headers.get("x-mock-outcome")
+        custom_id = request.headers.get("x-mock-custom-id", "")
+        return _send(backend(request).realtime.answer(user.id, "/v1" + path, await request.body(), override, custom_id))
 
     return Route(path, handle, methods=["POST"])
 

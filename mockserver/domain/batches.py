@@ -14,7 +14,7 @@ import hashlib
 import random
 import uuid
 from array import array
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from mockserver.domain.faults import Faults
 from mockserver.domain.files import Content, FileService, raw_lines
 from mockserver.domain.model import SimulatedModel
 from mockserver.domain.paging import Page, clamp_limit, clamp_skip, is_uuid
@@ -30,7 +31,7 @@ from mockserver.domain.result_lines import error_line, failure_reason, output_li
 from mockserver.domain.schedule import Attempt, Planned, Timing, latency, plan
 from mockserver.domain.status import ACTIVE, BatchView, Ends, derive, visible_bytes
 from mockserver.domain.validation import normalised_body
-from mockserver.errors import BadRequest, Forbidden, NotFound, Unprocessable
+from mockserver.errors import BadRequest, Forbidden, NotFound, PaymentRequired, TooManyRequests, Unprocessable
 from mockserver.settings import Settings
 from mockserver.store import BatchRow, FileRow, Store
 
@@ -80,8 +81,9 @@ def parse_create(payload: Any) -> CreateBatch:
 class BatchService:
     def __init__(
         self, store: Store, files: FileService, settings: Settings, model: SimulatedModel,
-        new_id: Callable[[], str], now: Callable[[], float],
+        new_id: Callable[[], str], now: Callable[[], float], faults: Faults,
     ) -> None:
+        self.faults = faults
         self.store = store
         self.files = files
         self.settings = settings
@@ -106,11 +108,16 @@ class BatchService:
             raise BadRequest(f"Unsupported endpoint '{req.endpoint}'. Supported: {supported}")
         if not is_uuid(req.input_file_id):
             raise BadRequest("Invalid input_file_id format")
+        limits = self.faults.scenario.limits
+        if limits.negative_balance:
+            raise PaymentRequired("Account balance too low. Please add credits to continue.")
         source = self.store.get_file(req.input_file_id)
         if source is None or source.deleted:
             raise NotFound("File", req.input_file_id)
         if source.owner != owner:
             raise Forbidden(f"Insufficient permissions to Create batch using file {req.input_file_id}")
+        if limits.model_capacity:
+            self._check_capacity(source, req.completion_window, limits.model_capacity)
         metadata = {k: v for k, v in req.metadata.items() if not _is_reserved(k)}
         metadata |= {"request_source": "api", "created_by_email": email}
         now = self.now()
@@ -136,6 +143,21 @@ class BatchService:
         return derive(row, self._empty, now)
 
     _empty = Ends([], [], [], [])
+
+    def _check_capacity(self, source: FileRow, window: str, capacity: Mapping[str, int]) -> None:
+        """The live per-model capacity reservation: 429 when this batch would take a model past the
+        number of unfinished requests the scenario allows it."""
+        wanted: dict[str, int] = {}
+        for request in self.files.requests(source) if source.kind == "input" else iter(()):
+            model = str(request["body"]["model"])
+            wanted[model] = wanted.get(model, 0) + 1
+        busy = self.store.unfinished_by_model(self.now())
+        full = sorted(m for m, n in wanted.items() if m in capacity and busy.get(m, 0) + n > capacity[m])
+        if full:
+            raise TooManyRequests(
+                f"Insufficient capacity for {window} completion window. The following models are currently at "
+                f"capacity: {', '.join(full)}. Try again later or use a longer completion window."
+            )
 
     # -- planning (off the event loop) ------------------------------------------------------------
     def start_planning(self, row: BatchRow, indices: Sequence[int] | None = None, ready_at: float | None = None) -> None:
@@ -180,12 +202,19 @@ class BatchService:
         bodies = [normalised_body(r["body"]) for r in requests]
         sizes = [spans[2 * i + 1] - spans[2 * i] for i in range(len(requests))]
         seed = self.settings.seed
+        scenario = self.faults.scenario  # the scenario in force when the plan is made
+        rules = [scenario.outcome_for(str(r["custom_id"]), m, i + 1) for i, (r, m) in enumerate(zip(requests, models,
+                 strict=True))] if scenario.requests else [None] * len(requests)
 
         def attempt(i: int, n: int, start: float) -> Attempt:
-            if self.settings.model(models[i]) is None:  # removed from the configuration since upload
-                return Attempt(404, model_not_found(models[i]))
-            answer = self.model.answer(str(requests[i]["url"]), bodies[i], int(start))
-            return Attempt(answer.status, answer.body)
+            rule = rules[i]
+            got = rule.attempt(n) if rule is not None else None
+            if got is None and self.settings.model(models[i]) is None:  # removed from the configuration
+                got = Attempt(404, model_not_found(models[i]))
+            if got is None:
+                answer = self.model.answer(str(requests[i]["url"]), bodies[i], int(start))
+                got = Attempt(answer.status, answer.body)
+            return got if rule is None or rule.latency is None else replace(got, latency=rule.latency)
 
         first_tries = random.Random(f"{seed}:{row.id}")  # one stream for first attempts, drawn in index order
         draws = [first_tries.random() for _ in requests]

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -20,7 +21,7 @@ from mockserver.domain.ids import IdSource
 from mockserver.domain.paging import Page, clamp_limit, clamp_skip, is_uuid
 from mockserver.domain.upload import Upload
 from mockserver.domain.validation import LineRules, normalised_body, normalised_line
-from mockserver.errors import BadRequest, NotFound, PayloadTooLarge
+from mockserver.errors import BadRequest, NotFound, PayloadTooLarge, TooManyRequests
 from mockserver.settings import Settings
 from mockserver.store import FileRow, Store
 
@@ -52,6 +53,7 @@ class FileService:
         self.now = now
         self.virtual: VirtualContent | None = None
         self.on_delete: Callable[[str], None] | None = None  # the batch engine's cascade
+        self._uploads = 0
         self.rules = LineRules(
             allowed_url_paths=settings.allowed_url_paths,
             model_kinds={m.name: m.kind for m in settings.models},
@@ -64,6 +66,17 @@ class FileService:
         limit = self.settings.max_file_size
         if limit and content_length is not None and content_length > limit + 10 * 1024:
             raise PayloadTooLarge(f"File exceeds the maximum allowed size of {limit} bytes")
+
+    @contextmanager
+    def upload_slot(self, limit: int | None) -> Iterator[None]:
+        """The live upload concurrency limiter: 429 when `limit` uploads are already being received."""
+        if limit is not None and self._uploads >= limit:
+            raise TooManyRequests("Too many file uploads in progress. Please retry later.")
+        self._uploads += 1
+        try:
+            yield
+        finally:
+            self._uploads -= 1
 
     def begin_upload(self, owner: str) -> Upload:
         return Upload(
@@ -144,12 +157,12 @@ class FileService:
         end = start + len(chosen)
         return Content(body, incomplete=end < len(indices), last_line=end)
 
-    def requests(self, row: FileRow) -> Iterator[dict[str, object]]:
+    def requests(self, row: FileRow) -> Iterator[dict[str, Any]]:
         """Every request of an input file, parsed, in upload order (for batches and estimates)."""
         spans = self.store.file_spans(row.id)
         return self._requests(row.id, spans, range(row.line_count))
 
-    def _requests(self, file_id: str, spans: array[int], indices: Sequence[int]) -> Iterator[dict[str, object]]:
+    def _requests(self, file_id: str, spans: array[int], indices: Sequence[int]) -> Iterator[dict[str, Any]]:
         for raw in self._raw_lines(file_id, spans, indices):
             obj = orjson.loads(raw)
             assert isinstance(obj, dict)

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from mockserver.domain.faults import Faults, ScenarioError, parse_request_rule
 from mockserver.domain.model import SimulatedModel
 from mockserver.domain.schedule import Timing, latency
 from mockserver.settings import Settings
@@ -42,8 +43,9 @@ UNAUTHENTICATED = openai_error(401, "Please supply an authentication token to ac
 class Realtime:
     def __init__(
         self, store: Store, settings: Settings, model: SimulatedModel, new_id: Callable[[], str],
-        now: Callable[[], float],
+        now: Callable[[], float], faults: Faults,
     ) -> None:
+        self.faults = faults
         self.store = store
         self.settings = settings
         self.model = model
@@ -51,7 +53,10 @@ class Realtime:
         self.now = now
         self.timing = Timing(settings.latency_min, settings.latency_max, settings.concurrency_per_model)
 
-    def answer(self, owner: str, url: str, raw: bytes) -> Answer:
+    def answer(self, owner: str, url: str, raw: bytes, override: str | None = None, custom_id: str = "") -> Answer:
+        """Answer one realtime call. `override` is an outcome (the scenario's `outcome` form, as JSON)
+        for this call alone; otherwise the scenario's request rules apply, matched on `custom_id`
+        and the model."""
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -59,11 +64,35 @@ class Realtime:
         model = body.get("model") if isinstance(body, dict) else None
         if isinstance(model, str) and self.settings.model(model) is None:
             return Answer(404, model_not_found(model))
+        forced = self._forced(override, custom_id, model if isinstance(model, str) else "")
+        if forced is not None:
+            return forced
         now = self.now()
         got = self.model.answer(url, body, int(now))
         if url != "/v1/responses" or got.status != 200:
             return Answer(got.status, got.body)
         return self._store_response(owner, body, got.body, now)
+
+    def _forced(self, override: str | None, custom_id: str, model: str) -> Answer | None:
+        if override is not None:
+            try:
+                _, outcome = parse_request_rule({"outcome": orjson.loads(override)})
+            except (orjson.JSONDecodeError, ScenarioError) as exc:
+                return openai_error(400, f"X-Mock-Outcome: {exc}", "bad_request")
+        else:
+            found = self.faults.scenario.outcome_for(custom_id, model, 0)
+            if found is None:
+                return None
+            outcome = found
+        got = outcome.attempt(0)
+        if got is None:
+            return None
+        if got.failure == "Timeout":
+            return openai_error(504, "The upstream service took too long to respond. Please try again.",
+                                "gateway_timeout")
+        if got.failure is not None:
+            return openai_error(502, "An internal error occurred. Please try again later.", "internal_error")
+        return Answer(got.status, got.body if isinstance(got.body, dict) else {"error": {"message": str(got.body)}})
 
     def _store_response(self, owner: str, request: dict[str, Any], final: dict[str, Any], now: float) -> Answer:
         response_id = f"resp_{self.new_id().replace('-', '')}"

@@ -1,0 +1,92 @@
+"""ASGI middleware on the emulated routes: HTTP faults of the scenario (status, delay, dropped
+connection) and the journal of calls. The control API passes through untouched."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mockserver.backend import Backend
+from mockserver.domain.faults import HttpRule
+from mockserver.domain.journal import Entry
+from mockserver.errors import ApiError, ServiceUnavailable, TooManyRequests
+
+EMULATED = ("/v1/", "/ai/v1/")
+
+
+class DroppedConnection(ConnectionError):
+    """Raised in-process (no socket to close) where a scenario drops a connection."""
+
+
+def fault_error(rule: HttpRule) -> ApiError:
+    """The live body for a status: 429 and 503 JSON with `retry_after_seconds`, others plain text."""
+    assert rule.status is not None
+    error: ApiError
+    if rule.status == 429:
+        error = TooManyRequests("Simulated fault: too many requests. Please retry later.")
+    elif rule.status == 503:
+        error = ServiceUnavailable("Simulated fault: service temporarily unavailable.")
+    else:
+        error = ApiError("Internal server error" if rule.status == 500 else f"Simulated fault: HTTP {rule.status}")
+        error.status = rule.status
+    if rule.retry_after is not None and isinstance(error, TooManyRequests | ServiceUnavailable):
+        error.retry_after = f"{rule.retry_after:g}"
+    return error
+
+
+def _close_transport(send: Send) -> bool:
+    """Close the client's connection under uvicorn (its `send` is bound to the request cycle)."""
+    transport: Any = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        return False
+    transport.close()
+    return True
+
+
+class FaultsAndJournal:
+    def __init__(self, app: ASGIApp, backend: Backend) -> None:
+        self.app = app
+        self.backend = backend
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(EMULATED):
+            await self.app(scope, receive, send)
+            return
+        backend = self.backend
+        method = scope["method"]
+        started, arrived = time.perf_counter(), backend.now()
+        rule = backend.faults.http_fault(method, path)
+        status: list[int | None] = [None]
+        fault = None
+
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            if rule is not None and rule.delay_ms:
+                fault = f"delay {rule.delay_ms:g} ms"
+                await asyncio.sleep(rule.delay_ms / 1000)
+            if rule is not None and rule.drop:
+                fault = "drop"
+                if not _close_transport(send):
+                    raise DroppedConnection("connection dropped by the scenario")
+                return
+            if rule is not None and rule.status is not None:
+                fault = f"status {rule.status}"
+                error = fault_error(rule)
+                headers = [(b"content-type", error.content_type.encode())]
+                headers += [(k.encode(), v.encode()) for k, v in error.headers.items()]
+                await recording_send({"type": "http.response.start", "status": error.status, "headers": headers})
+                await send({"type": "http.response.body", "body": error.body()})
+                return
+            await self.app(scope, receive, recording_send)
+        finally:
+            query = scope.get("query_string", b"").decode("latin-1")
+            duration = (time.perf_counter() - started) * 1000
+            backend.journal.add(Entry(arrived, method, path, query, status[0], fault, round(duration, 3)))
