@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=int(seed) if seed else None, help="seed for ids and simulated outcomes")
     p.add_argument("--scenario", default=_env("scenario"),
                    help="fault scenario file (JSON or YAML) in force from the start; see the README")
+    p.add_argument("--expiry", default=_env("expiry", "live"), choices=["live", "openai"],
+                   help="live: a batch past its window keeps running (as the live service); openai: it becomes "
+                   "`expired` and its unfinished requests go to the error file as `batch_expired`")
     p.add_argument("--control-token", default=_env("control_token"),
                    help="require `Authorization: Bearer TOKEN` on the control API (/_mock); default: open")
     p.add_argument("--log-level", default=_env("log_level", "info"), choices=["debug", "info", "warning", "error"])
@@ -83,6 +86,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         api_keys=tuple(k for k in (args.api_key or []) if k),
         seed=args.seed,
         control_token=args.control_token,
+        expiry=args.expiry,
         max_file_size=args.max_file_size,
         max_requests_per_file=args.max_requests_per_file,
         max_request_body_size=args.max_request_body_size,

@@ -94,6 +94,7 @@ class Settings:
     # identity and randomness
     api_keys: tuple[str, ...] = ()  # empty: any Bearer key is accepted, each key its own user
     seed: int | None = None
+    expiry: str = "live"  # "live": batches never expire; "openai": unfinished at expires_at -> expired
     control_token: str | None = None  # when set, the control API wants `Authorization: Bearer <token>`
     # timing model of the simulated batch engine (api-notes "Decisions")
     validation_delay: float = 1.0

@@ -89,6 +89,7 @@ def test_model_and_rate_matches_are_reproducible(tmp_path: Path) -> None:
         target = AsgiTarget(FLAGS)
         try:
             scenario(target, doc)
+            target.control("POST", "/_mock/clock/set", {"now": 4_000_000_000})  # the same start for both runs
             with target.client("same-user") as api:
                 batch = start_batch(api, jsonl(*(chat_line(f"r{i}") for i in range(40))))
                 run_to_end(target, api, batch["id"])
@@ -214,5 +215,32 @@ def test_a_dropped_connection_and_a_scenario_file_at_start(tmp_path: Path) -> No
             assert api.get("/files").status_code == 200
         journal = target.control("GET", "/_mock/journal")["data"]
         assert [(e["status"], e["fault"]) for e in journal[:2]] == [(None, "drop"), (200, None)]
+    finally:
+        target.close()
+
+
+@pytest.mark.parametrize("expiry", ["openai", "live"])
+def test_expiry_openai_style_or_live(expiry: str) -> None:
+    target = AsgiTarget(["--expiry", expiry, "--latency-min", "1000", "--latency-max", "1000", "--concurrency", "1"])
+    try:
+        with target.client(target.new_key()) as api:
+            batch = start_batch(api, jsonl(*(chat_line(f"r{i}") for i in range(5))), window="1h")
+            target.advance(3700)
+            late = api.get(f"/batches/{batch['id']}").json()
+            errors = api.get(f"/files/{batch['error_file_id']}/content")
+            if expiry == "openai":
+                assert late["status"] == "expired"
+                assert late["request_counts"] == {"total": 5, "completed": 3, "failed": 2}
+                lines = [orjson.loads(x) for x in errors.text.splitlines()]
+                assert [x["custom_id"] for x in lines] == ["r3", "r4"]
+                assert {x["error"]["code"] for x in lines} == {"batch_expired"}
+                assert errors.headers["x-incomplete"] == "false"
+                assert [b["id"] for b in api.get("/batches", params={"status": "expired"}).json()["data"]] == [batch["id"]]
+            else:  # live: nothing expires a batch; it keeps going past its window
+                assert late["status"] == "in_progress"
+                assert late["expired_at"] == late["expires_at"]
+                assert errors.text == ""
+                target.advance(3000)
+                assert api.get(f"/batches/{batch['id']}").json()["status"] == "completed"
     finally:
         target.close()

@@ -27,7 +27,7 @@ from mockserver.domain.files import Content, FileService, raw_lines
 from mockserver.domain.model import SimulatedModel
 from mockserver.domain.paging import Page, clamp_limit, clamp_skip, is_uuid
 from mockserver.domain.realtime import model_not_found
-from mockserver.domain.result_lines import error_line, failure_reason, output_line
+from mockserver.domain.result_lines import error_line, expired_line, failure_reason, output_line
 from mockserver.domain.schedule import Attempt, Planned, Timing, latency, plan
 from mockserver.domain.status import ACTIVE, BatchView, Ends, derive, visible_bytes
 from mockserver.domain.validation import normalised_body
@@ -262,7 +262,7 @@ class BatchService:
         return cached
 
     def view(self, row: BatchRow) -> BatchView:
-        return derive(row, self.ends(row.id), self.now())
+        return derive(row, self.ends(row.id), self.now(), self.settings.expiry == "openai")
 
     async def get(self, owner: str, batch_id: str) -> BatchView:
         row = self._owned(owner, batch_id)
@@ -455,7 +455,13 @@ class BatchService:
 
     def size(self, row: FileRow) -> int:
         found = self._file_view(row)
-        return 0 if found is None else visible_bytes(found[2], found[1])
+        if found is None:
+            return 0
+        view, visible, cumulative = found
+        if view.expired_requests and row.kind == "error":
+            content = self._expired_error_content(view, 0, None, None)
+            return len(content.chunks) if isinstance(content.chunks, bytes) else 0
+        return visible_bytes(cumulative, visible)
 
     def content(self, row: FileRow, skip: int, limit: int | None, search: str | None) -> Content:
         found = self._file_view(row)
@@ -464,6 +470,8 @@ class BatchService:
         view, visible, _ = found
         ok = 1 if row.kind == "output" else 0
         batch_id = view.row.id
+        if view.expired_requests and row.kind == "error":
+            return self._expired_error_content(view, skip, limit, search)
         if limit is not None:
             lines = self.store.request_lines(batch_id, ok, view.cut, skip, limit + 1, search)
             page = lines[:limit]
@@ -473,6 +481,19 @@ class BatchService:
         stream = self._stream(batch_id, ok, view.cut, skip, count, search)
         last = None if view.row.deleted or search else skip + (count or 0)
         return Content(stream, incomplete=view.may_grow, last_line=last)
+
+    def _expired_error_content(self, view: BatchView, skip: int, limit: int | None, search: str | None) -> Content:
+        """An OpenAI-style expired batch's error file: its failures, then every unfinished request as
+        `batch_expired`, in input order."""
+        batch_id = view.row.id
+        lines = self.store.request_lines(batch_id, 0, view.cut, 0, -1, search)
+        for _, request_id, custom_id, _, _, end, _, _ in self.store.requests_by_index(batch_id, 0, -1):
+            if float(end) > view.cut and (not search or search.lower() in str(custom_id).lower()):
+                lines.append(expired_line(str(request_id), str(custom_id)))
+        page = lines[skip:] if limit is None else lines[skip : skip + limit]
+        end = skip + len(page)
+        return Content(b"".join(page), incomplete=end < len(lines) if limit is not None else False,
+                       last_line=None if view.row.deleted or search else end)
 
     async def _stream(
         self, batch_id: str, ok: int, cut: float, skip: int, count: int | None, search: str | None

@@ -44,3 +44,14 @@ def error_line(request_id: str, custom_id: str, reason: dict[str, Any]) -> bytes
         "error": {"code": None, "message": orjson.dumps(reason).decode()},
     }
     return orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def expired_line(request_id: str, custom_id: str) -> bytes:
+    """OpenAI's line for a request its batch's window closed on (OpenAI-style expiry only)."""
+    item = {
+        "id": f"batch_req_{request_id}",
+        "custom_id": custom_id,
+        "response": None,
+        "error": {"code": "batch_expired", "message": "This request could not be executed before the completion window expired."},
+    }
+    return orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE)

@@ -8,7 +8,8 @@ rows are a schedule of end times, so the same rules become a function of time:
 - no requests at all (a file with no templates): `validating`, then `failed`.
 - before validation ends: `validating`; then `in_progress` until every request has ended;
   then `failed` if every request failed, else `completed`.
-- `expired` is never a status; `expired_at` appears once now is past `expires_at`.
+- `expired` is never a status (unless OpenAI-style expiry is chosen); `expired_at` appears once now is
+  past `expires_at`.
 Counts and files are cut at the cancel time, so nothing a client saw is ever taken back.
 """
 
@@ -49,6 +50,7 @@ class BatchView:
     completed_at: float | None
     failed_at: float | None
     finalizing_at: float | None
+    expired_requests: int = 0  # unfinished at expiry (OpenAI-style expiry only)
 
     @property
     def expired_at(self) -> float | None:
@@ -62,19 +64,31 @@ class BatchView:
     @property
     def finished_late(self) -> bool:
         """The list filter `status=expired`: overdue and unfinished, or finished past the deadline."""
+        if self.status == "expired":
+            return True
         if self.row.cancelled_at is not None:
             return False
         done_at = self.completed_at or self.failed_at
         return self.now > self.row.expires_at if done_at is None else done_at > self.row.expires_at
 
 
-def derive(row: BatchRow, ends: Ends, now: float) -> BatchView:
+def derive(row: BatchRow, ends: Ends, now: float, openai_expiry: bool = False) -> BatchView:
+    """With `openai_expiry` (an option; live never expires a batch), a batch unfinished at `expires_at`
+    becomes `expired` there: its unfinished requests go to the error file as `batch_expired`."""
     cancelled = row.cancelled_at
     cut = now if cancelled is None else min(now, cancelled)
     started = now >= row.ready_at and row.total > 0 and (cancelled is None or cancelled >= row.ready_at)
+    last = ends.last
+    if openai_expiry and started and cancelled is None and now > row.expires_at and (last or 0) > row.expires_at:
+        completed = bisect_right(ends.ok, row.expires_at)
+        failed = bisect_right(ends.failed, row.expires_at)
+        return BatchView(
+            row=row, now=now, status="expired", cut=row.expires_at, completed=completed,
+            failed=row.total - completed, in_progress_at=row.ready_at, completed_at=None, failed_at=None,
+            finalizing_at=None, expired_requests=row.total - completed - failed,
+        )
     completed = bisect_right(ends.ok, cut) if started else 0
     failed = bisect_right(ends.failed, cut) if started else 0
-    last = ends.last
     finished_at = last if started and last is not None and completed + failed == row.total and last <= cut else None
     completed_at = finished_at if finished_at is not None and completed > 0 else None
     failed_at = finished_at if finished_at is not None and completed == 0 else None
