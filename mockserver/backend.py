@@ -6,8 +6,9 @@ reach it through `request.app.state.backend`; tests may build one directly.
 
 from __future__ import annotations
 
+
 from mockserver.domain.batches import BatchService
-from mockserver.domain.clock import Clock, ManualClock
+from mockserver.domain.clock import Clock, ManualClock, RealClock
 from mockserver.domain.faults import NO_SCENARIO, Faults, Scenario
 from mockserver.domain.files import FileService
 from mockserver.domain.ids import IdSource
@@ -52,16 +53,24 @@ class Backend:
 
 
 def open_clock(store: Store, mode: str, speed: float, wall_now: float) -> Clock:
-    """The clock for a data folder: a manual clock resumes where it stopped (and starts at the wall
-    time of the first start); a real clock runs at `speed`."""
-    from mockserver.domain.clock import RealClock
-
+    """The clock for a data folder. A manual clock resumes where it stopped (and starts at the wall
+    time of the first start). A real clock runs at `speed` from where the folder's scaled clock
+    stands, as if it had kept running (at speed 1 that is wall time); a new speed takes over from
+    there. Neither ever goes back."""
+    saved_manual = store.get_meta("manual_clock")
     if mode == "manual":
-        saved = store.get_meta("manual_clock")
-        start = float(saved) if saved is not None else wall_now
+        start = float(saved_manual) if saved_manual is not None else wall_now
         store.set_meta("manual_clock", repr(start))
         return ManualClock(start, on_change=lambda t: store.set_meta("manual_clock", repr(t)))
-    return RealClock(speed=speed)
+    saved = store.get_meta("scaled_clock")
+    if saved is not None:
+        virtual, wall, old_speed = map(float, saved.split())
+        current = virtual + (wall_now - wall) * old_speed
+        origin = (virtual, wall) if old_speed == speed else (current, wall_now)
+    else:
+        origin = (max(wall_now, float(saved_manual or 0)), wall_now)
+    store.set_meta("scaled_clock", f"{origin[0]!r} {origin[1]!r} {speed!r}")
+    return RealClock(speed=speed, origin=origin)
 
 
 def next_start_number(store: Store) -> int:

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -159,6 +160,8 @@ class HttpTarget(Target):
                 break
         else:
             raise RuntimeError(f"simulator did not start: exit code {self.proc.poll()}")
+        # keep reading what the server prints, so a chatty server never blocks on a full pipe
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
 
     def _transport_client(self, headers: dict[str, str]) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=60)

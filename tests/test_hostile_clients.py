@@ -5,8 +5,8 @@ Another user's ids on every route; oversized, slow and malformed uploads; header
 are not UUIDs; and `--api-key` / `--control-token`. Each answer must be a clear 4xx (or the documented
 clamping), never a 5xx, and the server must be unharmed afterwards (`assert_healthy`).
 
-Known server bugs are pinned by `xfail(strict=True)` tests, so the suite stays green and a fix shows up
-as an XPASS to turn into a plain test.
+The server bugs these tests found (a long multipart boundary, JSON nested past serde's 128 levels,
+skip/limit beyond 64 bits, other spellings of a UUID) are fixed; their cases pin the fixes.
 """
 
 from __future__ import annotations
@@ -402,15 +402,8 @@ MALFORMED: dict[str, tuple[str, bytes]] = {
     "boundary of 300 characters": ("multipart/form-data; boundary=" + "q" * 300,
                                    b"--" + b"q" * 300 + b"\r\n" + FILE_HEAD[5:] + LINE + b"\r\n--" + b"q" * 300 + b"--\r\n"),
 }
-MALFORMED_BUGS = {
-    "boundary of 300 characters": "server bug: a multipart boundary over 256 characters is a 500 (python-multipart's "
-                                  "FormParserError from MultipartParser() is not caught in receive_upload)",
-}
-
-
 @pytest.mark.parametrize("case", [
-    pytest.param(name, marks=[pytest.mark.xfail(strict=True, reason=MALFORMED_BUGS[name])] if name in MALFORMED_BUGS else [])
-    for name in MALFORMED
+    name for name in MALFORMED
 ])
 def test_malformed_multipart_is_400_and_leaves_nothing(sim: Sim, case: str) -> None:
     content_type, body = MALFORMED[case]
@@ -506,28 +499,17 @@ def batch_line(body: bytes) -> bytes:
 
 
 DEEP = 100_000
-SCHEMA_BUG = ("server bug: a deeply nested JSON Schema (100 levels) in response_format/tools makes jsonschema's "
-              "check_schema raise RecursionError: a 500 (live's serde_json stops at 128 levels with a 400)")
-DUMPS_BUG = ("server bug: JSON nested 255..1023 levels passes orjson.loads (limit 1024) but orjson.dumps (limit 255) "
-             "raises 'Recursion limit reached': a 500 (live's serde_json rejects over 128 levels with a 400)")
-UPLOAD_BUG = ("server bug: a batch line nested 300 levels deep is accepted (201), then its content download, "
-              "cost-estimate, /results and, at 1000 levels, GET /batches/{id} and the user's whole GET /batches "
-              "are 500 (orjson.dumps' depth limit is 255; live rejects such a line at upload, serde_json's limit is 128)")
-PLAN_BUG = ("server bug: a batch line whose response_format schema nests 200 levels is accepted, then planning "
-            "raises RecursionError, so GET /batches/{id} and the user's GET /batches are 500 for good")
-
 BODY_BOMBS: list[Any] = [
     pytest.param("/chat/completions", chat_body(b',"extra":' + nested_list(DEEP)), id="chat-extra-100000"),
     pytest.param("/chat/completions", chat_body(b',"extra":' + nested_list(500)), id="chat-extra-500"),
     pytest.param("/chat/completions", chat_body(b"", nested_list(DEEP)), id="chat-content-100000"),
-    pytest.param("/chat/completions", chat_body(b"", nested_list(500)), id="chat-content-500",
-                 marks=pytest.mark.xfail(strict=True, reason=DUMPS_BUG)),
+    pytest.param("/chat/completions", chat_body(b"", nested_list(500)), id="chat-content-500"),
     pytest.param("/chat/completions", chat_body(b',"response_format":{"type":"json_schema","json_schema":'
                                                 b'{"name":"x","schema":' + nested_schema(100) + b"}}"),
-                 id="chat-schema-100", marks=pytest.mark.xfail(strict=True, reason=SCHEMA_BUG)),
+                 id="chat-schema-100"),
     pytest.param("/chat/completions", chat_body(b',"tools":[{"type":"function","function":{"name":"f","parameters":'
                                                 + nested_schema(100) + b"}}]"),
-                 id="chat-tools-100", marks=pytest.mark.xfail(strict=True, reason=SCHEMA_BUG)),
+                 id="chat-tools-100"),
     pytest.param("/embeddings", b'{"model":"Qwen/Qwen3-Embedding-8B","input":' + nested_list(DEEP) + b"}", id="embeddings"),
     pytest.param("/responses", b'{"model":"%s","background":true,"input":%s}' % (CHAT_MODEL.encode(), nested_list(DEEP)),
                  id="responses"),
@@ -554,13 +536,11 @@ def test_json_nesting_bombs_are_a_clean_4xx_or_accepted(sim: Sim, path: str, bod
 UPLOAD_BOMBS: list[Any] = [
     pytest.param(batch_line(chat_body(b',"extra":' + nested_list(DEEP))), id="line-100000"),
     pytest.param(batch_line(chat_body(b',"extra":' + nested_list(100))), id="line-100"),
-    pytest.param(batch_line(chat_body(b',"extra":' + nested_list(300))), id="line-300",
-                 marks=pytest.mark.xfail(strict=True, reason=UPLOAD_BUG)),
-    pytest.param(batch_line(chat_body(b',"extra":' + nested_list(1000))), id="line-1000",
-                 marks=pytest.mark.xfail(strict=True, reason=UPLOAD_BUG)),
+    pytest.param(batch_line(chat_body(b',"extra":' + nested_list(300))), id="line-300"),
+    pytest.param(batch_line(chat_body(b',"extra":' + nested_list(1000))), id="line-1000"),
     pytest.param(batch_line(chat_body(b',"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":'
                                       + nested_schema(200) + b"}}")),
-                 id="line-schema-200", marks=pytest.mark.xfail(strict=True, reason=PLAN_BUG)),
+                 id="line-schema-200"),
 ]
 
 
@@ -647,13 +627,8 @@ def test_limit_and_skip_are_clamped_as_documented(sim: Sim, paged: tuple[str, di
                 assert response.headers["x-last-line"] == str(skip + len(lines)), params
 
 
-BEYOND_I64_BUG = ("server bug: skip >= 2**63 with a limit on an output or error file is a 500 (OverflowError binding "
-                  "the OFFSET in store.request_lines); live parses skip as i64 and answers 400")
-
-
 @pytest.mark.parametrize(("which", "query"), [
-    pytest.param(which, query, marks=[pytest.mark.xfail(strict=True, reason=BEYOND_I64_BUG)]
-                 if which in ("output", "error") and re.fullmatch(r"skip=\d+&limit=\d+", query) else [])
+    (which, query)
     for which in TOTALS
     for query in (f"skip={2**63}&limit=5", f"skip={2**63}", f"limit={2**63}", f"skip={-(2**63) - 1}&limit=2",
                   f"skip={10**30}&limit=3", "skip=" + "9" * 5000, "limit=1e3", "skip=0x10", "limit=%20")
@@ -717,9 +692,6 @@ def test_ids_that_are_not_uuids_are_400(sim: Sim, bad: str) -> None:
     assert_healthy(sim)
 
 
-@pytest.mark.xfail(strict=True, reason="fidelity bug: live parses path ids with Uuid::parse_str (dwctl files.rs), which "
-                   "accepts upper-case and un-hyphenated forms and finds the object; the simulator looks up the raw "
-                   "text and answers 404")
 @pytest.mark.parametrize("form", [str.upper, lambda s: s.replace("-", "")], ids=["upper", "simple"])
 def test_other_spellings_of_a_uuid_find_the_object(sim: Sim, form: Callable[[str], str]) -> None:
     with sim.client(new_key()) as api:

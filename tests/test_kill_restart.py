@@ -484,8 +484,6 @@ def test_kill_at_seeded_points_loses_nothing(seed: int, tmp_path: Path, servers:
     check_after_restart(servers[-1], ledger)
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: a scaled (--clock real --speed X) clock restarts from wall "
-                   "time instead of the virtual time it had reached (open_clock keeps no state for it)")
 def test_a_scaled_clock_continues_from_where_it_was(tmp_path: Path, servers: list[Server]) -> None:
     """With `--speed 0.01` virtual time moves a hundredth as fast as real time, so across a restart it may
     move at most (real time elapsed) x 0.01, and never backwards."""

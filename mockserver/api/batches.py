@@ -8,6 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mockserver.api.common import backend, caller, content_response, int_param, json_response
+from mockserver.domain.nesting import too_deep
 from mockserver.domain.status import BatchView
 from mockserver.errors import BadRequest, UnsupportedMediaType
 from mockserver.render import batch_object, list_object
@@ -18,10 +19,14 @@ async def json_body(request: Request) -> object:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not (ctype == "application/json" or (ctype.startswith("application/") and ctype.endswith("+json"))):
         raise UnsupportedMediaType("Expected request with `Content-Type: application/json`")
+    raw = await request.body()
     try:
-        return orjson.loads(await request.body())
+        payload = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"Failed to parse the request body as JSON: {exc.msg}: line {exc.lineno} column {exc.colno}") from None
+    if too_deep(raw, payload):
+        raise BadRequest("Failed to parse the request body as JSON: recursion limit exceeded")
+    return payload
 
 
 def _batch(view: BatchView, status: int = 200) -> Response:

@@ -30,9 +30,12 @@ def int_param(request: Request, name: str) -> int | None:
     if raw is None:
         return None
     try:
-        return int(raw) if raw.strip() == raw and raw.lstrip("+-").isdigit() else int("x")
+        value = int(raw) if raw.strip() == raw and raw.lstrip("+-").isdigit() else int("x")
     except ValueError:
         raise BadRequest(f"Failed to deserialize query string: {name}: invalid digit found in string") from None
+    if not -(2**63) <= value < 2**63:  # live parses an i64
+        raise BadRequest(f"Failed to deserialize query string: {name}: number too large to fit in target type")
+    return value
 
 
 def json_response(payload: Any, status: int = 200) -> Response:

@@ -15,6 +15,7 @@ from mockserver.domain.upload import Upload
 from mockserver.errors import BadRequest
 
 MAX_FIELD_BYTES = 64 * 1024
+MAX_BOUNDARY = 200
 
 
 def boundary_of(content_type: str | None) -> bytes:
@@ -83,8 +84,11 @@ class _PartReader:
 async def receive_upload(stream: AsyncIterator[bytes], content_type: str | None, upload: Upload) -> None:
     """Feed the whole request body through the parser into `upload`; raise on any malformed input."""
     reader = _PartReader(upload)
+    boundary = boundary_of(content_type)
+    if len(boundary) > MAX_BOUNDARY:  # RFC 2046 allows 70; python-multipart refuses very long ones
+        raise BadRequest("Invalid multipart request: the boundary is too long")
     parser = MultipartParser(
-        boundary_of(content_type),
+        boundary,
         {
             "on_part_begin": reader.part_begin,
             "on_header_field": reader.header_field,

@@ -25,7 +25,7 @@ import orjson
 from mockserver.domain.faults import Faults
 from mockserver.domain.files import Content, FileService, raw_lines
 from mockserver.domain.model import SimulatedModel
-from mockserver.domain.paging import Page, clamp_limit, clamp_skip, is_uuid
+from mockserver.domain.paging import Page, canonical_uuid, clamp_limit, clamp_skip, is_uuid
 from mockserver.domain.realtime import model_not_found
 from mockserver.domain.result_lines import error_line, expired_line, failure_reason, output_line
 from mockserver.domain.schedule import Attempt, Planned, Timing, latency, plan
@@ -106,12 +106,13 @@ class BatchService:
         if req.endpoint not in self.settings.allowed_url_paths:
             supported = ", ".join(self.settings.allowed_url_paths)
             raise BadRequest(f"Unsupported endpoint '{req.endpoint}'. Supported: {supported}")
-        if not is_uuid(req.input_file_id):
+        input_id = canonical_uuid(req.input_file_id)
+        if input_id is None:
             raise BadRequest("Invalid input_file_id format")
         limits = self.faults.scenario.limits
         if limits.negative_balance:
             raise PaymentRequired("Account balance too low. Please add credits to continue.")
-        source = self.store.get_file(req.input_file_id)
+        source = self.store.get_file(input_id)
         if source is None or source.deleted:
             raise NotFound("File", req.input_file_id)
         if source.owner != owner:
@@ -266,15 +267,18 @@ class BatchService:
 
     async def get(self, owner: str, batch_id: str) -> BatchView:
         row = self._owned(owner, batch_id)
+        batch_id = row.id  # the canonical spelling
         if not row.scheduled:
             await self.settled(batch_id, row)
             row = self._owned(owner, batch_id)
+            batch_id = row.id  # the canonical spelling
         return self.view(row)
 
     def _owned(self, owner: str, batch_id: str) -> BatchRow:
-        if not is_uuid(batch_id):
+        canonical = canonical_uuid(batch_id)
+        if canonical is None:
             raise BadRequest("Invalid batch ID format")
-        row = self.store.get_batch(batch_id)
+        row = self.store.get_batch(canonical)
         if row is None or row.deleted or row.owner != owner:
             raise NotFound("Batch", batch_id)
         return row
@@ -311,6 +315,7 @@ class BatchService:
     # -- events -----------------------------------------------------------------------------------
     async def cancel(self, owner: str, batch_id: str) -> BatchView:
         row = self._owned(owner, batch_id)
+        batch_id = row.id  # the canonical spelling
         await self.settled(batch_id)
         if row.cancelled_at is None:
             self.store.update_batch(batch_id, cancelled_at=self.now())
@@ -318,6 +323,7 @@ class BatchService:
 
     async def delete(self, owner: str, batch_id: str) -> None:
         row = self._owned(owner, batch_id)
+        batch_id = row.id  # the canonical spelling
         await self.settled(batch_id)
         changes: dict[str, Any] = {"deleted": 1}
         if row.cancelled_at is None and self.view(row).status in ACTIVE:
@@ -341,6 +347,7 @@ class BatchService:
     async def retry(self, owner: str, batch_id: str, request_ids: Iterable[str] | None = None) -> BatchView:
         """Failed and cancelled requests (or only the named failed ones) run again from now."""
         row = self._owned(owner, batch_id)
+        batch_id = row.id  # the canonical spelling
         await self.settled(batch_id)
         view = self.view(row)
         by_id = self.store.request_ids(batch_id)
@@ -373,7 +380,7 @@ class BatchService:
         raw = payload.get("request_ids") if isinstance(payload, dict) else None
         if not isinstance(raw, list):
             raise Unprocessable("Failed to deserialize the JSON body into the target type: missing field `request_ids`")
-        ids = [str(uuid.UUID(r)) for r in raw if isinstance(r, str) and is_uuid(r)]
+        ids = [c for c in (canonical_uuid(r) for r in raw if isinstance(r, str)) if c is not None]
         if not ids:
             raise BadRequest("No valid request IDs provided")
         return await self.retry(owner, batch_id, ids)
@@ -387,6 +394,7 @@ class BatchService:
         self, owner: str, batch_id: str, skip: int | None, limit: int | None, search: str | None, status: str | None
     ) -> Content:
         row = self._owned(owner, batch_id)
+        batch_id = row.id  # the canonical spelling
         await self.settled(batch_id)
         view = self.view(row)
         source = self.store.get_file(row.source_file_id)
@@ -420,6 +428,7 @@ class BatchService:
 
     async def analytics(self, owner: str, batch_id: str) -> dict[str, Any]:
         row = self._owned(owner, batch_id)
+        batch_id = row.id  # the canonical spelling
         await self.settled(batch_id)
         view = self.view(row)
         count, prompt, completion, duration = self.store.token_totals(batch_id, view.cut)

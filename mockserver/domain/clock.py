@@ -29,15 +29,20 @@ class RealClock:
 
     mode: ClockMode = "real"
 
-    def __init__(self, speed: float = 1.0, wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, speed: float = 1.0, wall: Callable[[], float] = time.time, origin: tuple[float, float] | None = None
+    ) -> None:
+        """`origin` is (virtual time, wall time) of one instant; by default, now and now."""
         if speed <= 0:
             raise ClockError("speed must be positive")
         self.speed = speed
         self._wall = wall
-        self._origin = wall()
+        now = wall()
+        self.origin = origin if origin is not None else (now, now)
 
     def now(self) -> float:
-        return self._origin + (self._wall() - self._origin) * self.speed
+        virtual, wall = self.origin
+        return virtual + (self._wall() - wall) * self.speed
 
 
 class ManualClock:

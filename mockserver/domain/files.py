@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import orjson
 
 from mockserver.domain.ids import IdSource
-from mockserver.domain.paging import Page, clamp_limit, clamp_skip, is_uuid
+from mockserver.domain.paging import Page, canonical_uuid, clamp_limit, clamp_skip
 from mockserver.domain.upload import Upload
 from mockserver.domain.validation import LineRules, normalised_body, normalised_line
 from mockserver.errors import BadRequest, NotFound, PayloadTooLarge, TooManyRequests
@@ -92,9 +92,10 @@ class FileService:
 
     # -- read -------------------------------------------------------------------------------------
     def get(self, owner: str, file_id: str) -> FileRow:
-        if not is_uuid(file_id):
+        canonical = canonical_uuid(file_id)
+        if canonical is None:
             raise BadRequest("Invalid file ID format")
-        row = self.store.get_file(file_id)
+        row = self.store.get_file(canonical)
         if row is None or row.deleted or row.owner != owner:
             raise NotFound("File", file_id)
         return row
@@ -112,8 +113,9 @@ class FileService:
         if order not in ("asc", "desc"):
             raise BadRequest("Order must be 'asc' or 'desc'")
         cursor = None
-        if after is not None and is_uuid(after):
-            found = self.store.get_file(after)
+        after_id = None if after is None else canonical_uuid(after)
+        if after_id is not None:
+            found = self.store.get_file(after_id)
             cursor = found if found is not None and found.owner == owner else None
         size = clamp_limit(limit)
         rows = self.store.list_files(

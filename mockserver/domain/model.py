@@ -277,9 +277,12 @@ class SimulatedModel:
                 raise _Invalid("'model' is required and must be a string.", "model")
             rng = random.Random(self._hash(url.encode(), _canonical(body)))
             return ModelAnswer(200, handler(body, body["model"], rng, created))
-        except _Invalid as exc:
-            error = {"message": exc.message, "type": "invalid_request_error", "param": exc.param}
-            return ModelAnswer(exc.status, {"error": {**error, "code": None}})
+        except RecursionError:  # a schema or body nested too deeply for the generator or validator
+            exc = _Invalid("The request is nested too deeply for the simulated model.", None)
+        except _Invalid as invalid:
+            exc = invalid
+        error = {"message": exc.message, "type": "invalid_request_error", "param": exc.param}
+        return ModelAnswer(exc.status, {"error": {**error, "code": None}})
 
     def _hash(self, *parts: bytes) -> int:
         digest = hashlib.blake2b(digest_size=16)

@@ -24,12 +24,17 @@ def clamp_skip(skip: int | None) -> int:
     return 0 if skip is None else max(0, skip)
 
 
-def is_uuid(text: str) -> bool:
+def canonical_uuid(text: str) -> str | None:
+    """The hyphenated lower-case form of an id in any spelling the live server's `Uuid::parse_str`
+    accepts (upper case, no hyphens, braces, `urn:uuid:`), or None when it is not a UUID."""
     try:
-        uuid.UUID(text)
+        return str(uuid.UUID(text))
     except ValueError:
-        return False
-    return True
+        return None
+
+
+def is_uuid(text: str) -> bool:
+    return canonical_uuid(text) is not None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import orjson
 
 from mockserver.domain.faults import Faults, ScenarioError, parse_request_rule
 from mockserver.domain.model import SimulatedModel
+from mockserver.domain.nesting import too_deep
 from mockserver.domain.schedule import Timing, latency
 from mockserver.settings import Settings
 from mockserver.store import Store
@@ -61,6 +62,8 @@ class Realtime:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             return openai_error(400, f"Invalid JSON body: {exc.msg}", "bad_request")
+        if too_deep(raw, body):
+            return openai_error(400, "Invalid JSON body: recursion limit exceeded", "bad_request")
         model = body.get("model") if isinstance(body, dict) else None
         if isinstance(model, str) and self.settings.model(model) is None:
             return Answer(404, model_not_found(model))

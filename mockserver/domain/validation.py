@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from mockserver.domain.nesting import MAX_DEPTH, too_deep
+
 from mockserver.errors import BadRequest, Forbidden
 
 MAX_CUSTOM_ID_BYTES = 64
@@ -67,7 +69,11 @@ def parse_line(raw: bytes, n: int) -> dict[str, Any]:
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if str(exc.msg).startswith("recursion limit"):
+            raise _invalid_json(n, raw, "recursion limit exceeded") from None
         raise BadRequest(f"Invalid JSON on line {n}: {exc.msg}: line 1 column {exc.colno}") from None
+    if too_deep(raw, obj):
+        raise _invalid_json(n, raw, "recursion limit exceeded")
     if not isinstance(obj, dict):
         raise _invalid_json(n, raw, f"invalid type: {_describe(obj)}, expected struct OpenAIBatchRequest")
     for key in _STRING_FIELDS:
@@ -92,6 +98,8 @@ def quick_check(rules: LineRules) -> Callable[[bytes], bool]:
 
     def ok(raw: bytes) -> bool:
         if max_body and len(raw) * 2 > max_body:
+            return False
+        if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:  # possibly too deep: let parse_line decide
             return False
         try:
             obj = loads(raw)
