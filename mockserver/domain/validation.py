@@ -21,7 +21,6 @@ from typing import Any
 import orjson
 
 from mockserver.domain.nesting import MAX_DEPTH, too_deep
-
 from mockserver.errors import BadRequest, Forbidden
 
 MAX_CUSTOM_ID_BYTES = 64
