@@ -6,7 +6,6 @@ reach it through `request.app.state.backend`; tests may build one directly.
 
 from __future__ import annotations
 
-
 from mockserver.domain.batches import BatchService
 from mockserver.domain.clock import Clock, ManualClock, RealClock
 from mockserver.domain.faults import NO_SCENARIO, Faults, Scenario
