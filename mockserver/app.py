@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp
 
+from mockserver import console
 from mockserver.api import batches, control, files, models, realtime
 from mockserver.api.middleware import FaultsAndJournal
 from mockserver.backend import Backend
@@ -43,6 +44,7 @@ def create_app(backend: Backend) -> ASGIApp:
     a scenario can drop a connection under uvicorn)."""
     routes: list[BaseRoute] = [Mount(prefix, routes=emulated_routes()) for prefix in EMULATED_PREFIXES]
     routes += control.routes
+    routes += console.routes  # the web console at /console, and / redirecting there
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await backend.start()
