@@ -25,26 +25,29 @@ from mockserver.errors import BadRequest, PayloadTooLarge
 from mockserver.store import FileRow, Store
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
-_BATCH_BYTES = int(os.environ.get("BATCH", str(512 * 1024)))  # the writer thread takes the body in batches of about this size
-_BATCH_PIECES = 64  # ... or of this many chunks (os.writev takes at most IOV_MAX buffers)
-_MAX_QUEUED_BATCHES = int(os.environ.get("QN", "1"))
-_SYNC_EVERY = 8 * 1024 * 1024  # bytes the writer thread writes between two fdatasyncs
+# The writer thread takes the body in batches of at least _BATCH_BYTES (or _BATCH_PIECES chunks, as
+# writev takes at most IOV_MAX buffers), one at a time.
+_BATCH_BYTES = 256 * 1024
+_BATCH_PIECES = 64
+_SYNC_EVERY = 8 * 1024 * 1024  # bytes written between two fdatasyncs
+_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+_fdatasync = getattr(os, "fdatasync", os.fsync)  # not on macOS or Windows
+_writev = getattr(os, "writev", None)  # not on Windows
 
 
 class _Spool:
     """A file written by a worker thread.
 
-    `write` collects chunks and hands them to the thread in batches (fewer hand-overs, fewer GIL
-    switches) through a queue of at most `_MAX_QUEUED_BATCHES`, waiting while it is full, which
-    bounds memory to a few batches. `close` waits for the writes, fsyncs and closes; `discard` drops
+    `write` collects chunks and hands them over in batches (fewer hand-overs, fewer GIL switches),
+    each once the thread has written the one before, so at most two batches are held: one being
+    collected, one being written. `close` waits for the writes, fsyncs and closes; `discard` drops
     what is not written yet and closes. An error in the thread is re-raised by the next `write` or
-    by `close`. The thread fdatasyncs every `_SYNC_EVERY` bytes, so that most of the body is on disk
-    before `close` is called.
+    by `close`. The thread also fdatasyncs every `_SYNC_EVERY` bytes, so little is left for `close`.
     """
 
     def __init__(self, path: Path) -> None:
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(_MAX_QUEUED_BATCHES)
+        self._fd = os.open(path, _OPEN_FLAGS, 0o666)
+        self._queue: queue.Queue[list[bytes] | None] = queue.Queue()
         self._batch: list[bytes] = []
         self._batch_bytes = 0
         self._error: BaseException | None = None
@@ -78,6 +81,7 @@ class _Spool:
 
     def _hand_over(self) -> None:
         if self._batch:
+            self._queue.join()  # the previous batch is written
             self._queue.put(self._batch)
             self._batch = []
             self._batch_bytes = 0
@@ -89,20 +93,22 @@ class _Spool:
     def _run(self) -> None:
         unsynced = 0
         while (batch := self._queue.get()) is not None:
-            if self._error is not None or self._discarding:
-                continue
             try:
-                unsynced += _write_all(self._fd, batch)
-                if unsynced >= _SYNC_EVERY:
-                    os.fdatasync(self._fd)
-                    unsynced = 0
+                if self._error is None and not self._discarding:
+                    unsynced += _write_all(self._fd, batch)
+                    if unsynced >= _SYNC_EVERY:
+                        _fdatasync(self._fd)
+                        unsynced = 0
             except BaseException as exc:  # handed to the caller's thread
                 self._error = exc
+            finally:
+                del batch  # not held while waiting for the next one
+                self._queue.task_done()
 
 
 def _write_all(fd: int, buffers: list[bytes]) -> int:
     """Write the buffers in order with one `writev` (one GIL release), finishing any short write."""
-    written = os.writev(fd, buffers)
+    written = _writev(fd, buffers) if _writev is not None else 0
     total = written
     for data in buffers:
         if written >= len(data):

@@ -1,0 +1,247 @@
+"""Unit tests of the upload's line checks: the fast paths agree with the full rules, and a streamed
+upload stores the same bytes, spans and errors however its body is cut into chunks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from mockserver.domain import upload as upload_module
+from mockserver.domain.upload import Upload
+from mockserver.domain.validation import LineRules, _custom_id_ok, check_request, parse_line, quick_check
+from mockserver.errors import ApiError
+from mockserver.store import Store
+
+CHAT_MODEL = "chat-model"
+EMBED_MODEL = "embed-model"
+RULES = LineRules(
+    allowed_url_paths=("/v1/chat/completions", "/v1/embeddings", "/v1/other"),
+    model_kinds={CHAT_MODEL: "chat", EMBED_MODEL: "embeddings"},
+    max_body_size=400,
+)
+
+
+def request(**fields: Any) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "custom_id": "req-1",
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"model": CHAT_MODEL, "messages": []},
+    }
+    obj.update(fields)
+    return obj
+
+
+def line(**fields: Any) -> bytes:
+    return orjson.dumps(request(**fields))
+
+
+def full_check(raw: bytes) -> str | None:
+    """The message the full rules give for a stripped line, or None if it passes."""
+    try:
+        check_request(parse_line(raw, 1), 1, RULES, len(raw))
+    except ApiError as exc:
+        return exc.message
+    return None
+
+
+# -- custom_id characters ---------------------------------------------------------------------------
+def _custom_id_ok_by_definition(custom_id: str) -> bool:
+    return all(ch == "\t" or (" " <= ch != "\x7f") for ch in custom_id)
+
+
+def test_custom_id_characters_match_the_definition() -> None:
+    chars = [chr(cp) for cp in [*range(0x3000), 0xFEFF, 0xFFFD, 0x1F600, 0x10FFFF]]
+    for ch in chars:
+        for custom_id in (ch, f"id-{ch}-x", f"{ch}é"):
+            assert _custom_id_ok(custom_id) == _custom_id_ok_by_definition(custom_id), repr(custom_id)
+
+
+def test_custom_id_length_counts_utf8_bytes() -> None:
+    assert full_check(line(custom_id="é" * 32)) is None
+    assert full_check(line(custom_id="é" * 33)) == (
+        "Line 1: custom_id exceeds maximum length of 64 characters (got 66)"
+    )
+    assert full_check(line(custom_id="x" * 65)) == (
+        "Line 1: custom_id exceeds maximum length of 64 characters (got 65)"
+    )
+
+
+# -- quick check against the full rules -------------------------------------------------------------
+COMMON = [
+    line(),
+    line(custom_id="x" * 64),
+    line(custom_id="a b~!"),
+    line(url="/v1/embeddings", body={"model": EMBED_MODEL, "input": "hi"}),
+    line(url="/v1/other", body={"model": EMBED_MODEL}),
+    line(body={"model": CHAT_MODEL, "text": "naïve 東京 😀"}),
+]
+UNCOMMON = [  # valid, or not; the quick check may answer either way but never wrongly True
+    line(custom_id="a\tb"),
+    line(custom_id="é" * 32),
+    line(custom_id="😀" * 17),
+    line(method="post"),
+    line(body={"model": CHAT_MODEL, "pad": "x" * 250}),  # near the body-size limit
+    line(body={"model": CHAT_MODEL, "priority": 1, "pad": "x" * 390}),
+]
+INVALID = [
+    b"{",
+    b"[]",
+    b"null",
+    b'"text"',
+    b"{}",
+    b'{"a":"\xff"}',
+    line(custom_id=5),
+    line(custom_id="x" * 65),
+    line(custom_id="é" * 33),
+    line(custom_id="a\nb"),
+    line(custom_id="a\x7f"),
+    line(method="GET"),
+    line(method=None),
+    line(url="/v1/nope"),
+    line(url=["/v1/chat/completions"]),
+    line(url="/v1/embeddings"),
+    line(body={"model": EMBED_MODEL}),
+    line(body={"model": "unknown"}),
+    line(body={"model": 3}),
+    line(body={}),
+    line(body=[]),
+    line(body=None),
+    line(body={"model": CHAT_MODEL, "pad": "x" * 500}),
+    b'{"custom_id":"a","method":"POST","url":"/v1/chat/completions"}',
+    b'{"custom_id":"a","custom_id":7,"method":"POST","url":"/v1/chat/completions","body":{"model":"chat-model"}}',
+]
+
+
+@pytest.mark.parametrize("raw", COMMON)
+def test_quick_check_passes_common_requests(raw: bytes) -> None:
+    assert full_check(raw) is None
+    assert quick_check(RULES)(raw)
+
+
+@pytest.mark.parametrize("raw", COMMON + UNCOMMON + INVALID)
+def test_quick_check_never_passes_what_the_rules_refuse(raw: bytes) -> None:
+    if quick_check(RULES)(raw):
+        assert full_check(raw) is None
+
+
+@pytest.mark.parametrize("raw", INVALID)
+def test_invalid_lines_are_refused(raw: bytes) -> None:
+    assert full_check(raw) is not None
+    assert not quick_check(RULES)(raw)
+
+
+# -- streamed uploads -------------------------------------------------------------------------------
+BODY = b"\n".join(
+    [
+        line(custom_id="a"),
+        b"",
+        b"  " + line(custom_id="b") + b"\r",
+        b" \t ",
+        line(custom_id="c\t", body={"model": CHAT_MODEL, "t": "東京 😀"}),
+        line(custom_id="d") + b"  ",
+    ]
+)
+
+
+def expected_spans(body: bytes) -> list[int]:
+    spans, start = [], 0
+    for piece in body.split(b"\n"):
+        if piece.strip():
+            spans += [start, start + len(piece)]
+        start += len(piece) + 1
+    return spans
+
+
+def cut(body: bytes, size: int) -> list[bytes]:
+    return [body[i : i + size] for i in range(0, len(body), size)]
+
+
+def new_upload(store: Store, **limits: int) -> Upload:
+    return Upload(
+        store,
+        RULES,
+        owner="owner",
+        file_id="file-1",
+        max_file_size=limits.get("max_file_size", 0),
+        max_requests=limits.get("max_requests", 0),
+        default_ttl=3600,
+        now=time.time,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path)
+
+
+@pytest.mark.parametrize("body", [BODY, BODY + b"\n", BODY.replace(b"\n", b"\r\n")])
+@pytest.mark.parametrize("size", [1, 7, 100, 10**6])
+def test_spans_and_body_do_not_depend_on_chunking(store: Store, body: bytes, size: int) -> None:
+    upload = new_upload(store)
+    upload.field("purpose", "batch")
+    upload.begin_file("batch.jsonl")
+    for chunk in cut(body, size):
+        upload.feed(chunk)
+    upload.end_file()
+    row = upload.commit()
+    assert row.bytes == len(body)
+    assert row.line_count == 4
+    assert upload.spans.tolist() == expected_spans(body)
+    assert store.blob_path("file-1").read_bytes() == body
+
+
+@pytest.mark.parametrize(
+    ("body", "limits", "message"),
+    [
+        (BODY + b"\n" + line(method="GET"), {}, "Line 5: Unsupported HTTP method 'GET'"),
+        (BODY + b"\n\n{oops", {}, "Invalid JSON on line 5: "),
+        (BODY + b'\n {"a": "\xe6\x97x"}', {}, f"File contains invalid UTF-8 on/near line 5 at byte offset {len(BODY) + 9}"),
+        (BODY, {"max_requests": 3}, "File contains 4 requests, which exceeds the maximum of 3"),
+        (BODY, {"max_file_size": 100}, "File exceeds the maximum allowed size of 100 bytes"),
+        (b"\n \r\n", {}, "File contains no valid request templates"),
+    ],
+)
+@pytest.mark.parametrize("size", [1, 7, 10**6])
+def test_errors_do_not_depend_on_chunking(
+    store: Store, body: bytes, limits: dict[str, int], message: str, size: int
+) -> None:
+    threads = threading.active_count()
+    upload = new_upload(store, **limits)
+    with pytest.raises(ApiError) as caught:
+        try:
+            upload.begin_file("batch.jsonl")
+            for chunk in cut(body, size):
+                upload.feed(chunk)
+            upload.end_file()
+        finally:
+            upload.abort()
+    assert caught.value.message.startswith(message)
+    assert not store.temp_path("file-1").exists()
+    assert threading.active_count() == threads
+
+
+def test_a_write_error_reaches_the_caller(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(fd: int, buffers: list[bytes]) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(upload_module, "_write_all", fail)
+    threads = threading.active_count()
+    upload = new_upload(store)
+    with pytest.raises(OSError, match="No space left"):
+        try:
+            upload.begin_file("batch.jsonl")
+            for chunk in cut(BODY, 7):
+                upload.feed(chunk)
+            upload.end_file()
+            upload.commit()
+        finally:
+            upload.abort()
+    assert not store.temp_path("file-1").exists()
+    assert store.get_file("file-1") is None
+    assert threading.active_count() == threads
