@@ -147,6 +147,7 @@ class Store:
         for stale in self.tmp_dir.iterdir():  # half-received uploads of a previous run
             stale.unlink(missing_ok=True)
         self.path = data_dir / "state.sqlite3"
+        self._batches: dict[str, BatchRow] = {}
         self.db = self._connect(autocommit=True)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
@@ -245,8 +246,15 @@ class Store:
         )
 
     def get_batch(self, batch_id: str) -> BatchRow | None:
+        """By id, from a read-through cache (batches are polled hard; every write goes through here)."""
+        cached = self._batches.get(batch_id)
+        if cached is not None:
+            return cached
         row = self.db.execute(f"SELECT {_BATCH_COLUMNS} FROM batches WHERE id = ?", (batch_id,)).fetchone()
-        return None if row is None else _batch_row(row)
+        if row is None:
+            return None
+        found = self._batches[batch_id] = _batch_row(row)
+        return found
 
     def owner_batches(self, owner: str) -> list[BatchRow]:
         """Every live batch of `owner`, newest first (by created_at, then id)."""
@@ -261,6 +269,7 @@ class Store:
         return [_batch_row(r) for r in self.db.execute(f"SELECT {_BATCH_COLUMNS} FROM batches WHERE scheduled = 0")]
 
     def update_batch(self, batch_id: str, **changes: Any) -> None:
+        self._batches.pop(batch_id, None)
         assert set(changes) <= set(_BATCH_FIELDS), changes
         assignments = ", ".join(f"{key} = ?" for key in changes)
         self.db.execute(f"UPDATE batches SET {assignments} WHERE id = ?", (*changes.values(), batch_id))
@@ -279,6 +288,7 @@ class Store:
                 )
                 if mark_scheduled:
                     db.execute("UPDATE batches SET scheduled = 1 WHERE id = ?", (batch_id,))
+            self._batches.pop(batch_id, None)
         finally:
             db.close()
 
@@ -355,6 +365,7 @@ class Store:
 
     def forget_everything(self) -> None:
         """Reset: drop every object and body; the clock (in `meta`) stays."""
+        self._batches.clear()
         self.db.execute("DELETE FROM files")
         self.db.execute("DELETE FROM batches")
         self.db.execute("DELETE FROM requests")

@@ -60,8 +60,9 @@ async def list_batches(request: Request) -> Response:
 
 
 async def get_batch(request: Request) -> Response:
-    user = caller(request)
-    return _batch(await backend(request).batches.get(user.id, request.path_params["batch_id"]))
+    sim = backend(request)
+    user = sim.users.from_authorization(request.headers.get("authorization"))
+    return _batch(await sim.batches.get(user.id, request.path_params["batch_id"]))
 
 
 async def cancel_batch(request: Request) -> Response:
@@ -104,9 +105,9 @@ async def retry_requests(request: Request) -> Response:
 
 
 routes = [
+    Route("/batches/{batch_id}", get_batch, methods=["GET"]),  # first: clients poll it
     Route("/batches", create_batch, methods=["POST"]),
     Route("/batches", list_batches, methods=["GET"]),
-    Route("/batches/{batch_id}", get_batch, methods=["GET"]),
     Route("/batches/{batch_id}", delete_batch, methods=["DELETE"]),
     Route("/batches/{batch_id}/cancel", cancel_batch, methods=["POST"]),
     Route("/batches/{batch_id}/results", batch_results, methods=["GET"]),

@@ -59,7 +59,7 @@ class FaultsAndJournal:
         backend = self.backend
         method = scope["method"]
         started, arrived = time.perf_counter(), backend.now()
-        rule = backend.faults.http_fault(method, path)
+        rule = backend.faults.http_fault(method, path) if backend.faults.scenario.http else None
         status: list[int | None] = [None]
         fault = None
 

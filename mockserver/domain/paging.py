@@ -6,12 +6,14 @@ an `after` cursor that is not a known id of the caller is ignored.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
+_CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MAX_LIMIT = 101
 DEFAULT_LIST_LIMIT = 20
 
@@ -27,6 +29,8 @@ def clamp_skip(skip: int | None) -> int:
 def canonical_uuid(text: str) -> str | None:
     """The hyphenated lower-case form of an id in any spelling the live server's `Uuid::parse_str`
     accepts (upper case, no hyphens, braces, `urn:uuid:`), or None when it is not a UUID."""
+    if _CANONICAL.fullmatch(text):
+        return text
     try:
         return str(uuid.UUID(text))
     except ValueError:
