@@ -5,6 +5,7 @@ Pure functions returning dicts; the HTTP layer serialises them with orjson.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -49,6 +50,16 @@ def file_deleted(file_id: str) -> dict[str, Any]:
     return {"id": file_id, "object": "file", "deleted": True}
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> dict[str, Any]:
+    parsed: dict[str, Any] = orjson.loads(text)
+    return parsed
+
+
+def _metadata(text: str) -> dict[str, Any]:
+    return dict(_parsed(text))  # a copy: callers add keys
+
+
 def batch_object(view: BatchView, *, with_context: bool) -> dict[str, Any]:
     """The live BatchResponse, fields in its order, unset ones omitted. `with_context` adds the
     `context_*` metadata keys that GET and list add (the create response lacks them)."""
@@ -80,7 +91,7 @@ def batch_object(view: BatchView, *, with_context: bool) -> dict[str, Any]:
         if value is not None:
             obj[key] = int(value)
     obj["request_counts"] = {"total": row.total, "completed": view.completed, "failed": view.failed}
-    metadata = orjson.loads(row.metadata)
+    metadata = _metadata(row.metadata)
     if with_context:
         metadata |= {"context_name": "Personal", "context_type": "personal"}
     obj["metadata"] = metadata

@@ -11,7 +11,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.backend import Backend
 from mockserver.domain.faults import HttpRule
-from mockserver.domain.journal import Entry
 from mockserver.errors import ApiError, ServiceUnavailable, TooManyRequests
 
 EMULATED = ("/v1/", "/ai/v1/")
@@ -89,4 +88,4 @@ class FaultsAndJournal:
         finally:
             query = scope.get("query_string", b"").decode("latin-1")
             duration = (time.perf_counter() - started) * 1000
-            backend.journal.add(Entry(arrived, method, path, query, status[0], fault, round(duration, 3)))
+            backend.journal.add((arrived, method, path, query, status[0], fault, round(duration, 3)))
