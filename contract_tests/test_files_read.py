@@ -184,3 +184,13 @@ def test_cost_estimate_has_the_live_shape(api: httpx.Client) -> None:
     assert Decimal(by_model[CHAT_MODEL]["estimated_cost"]) > 0
     hour = api.get(f"/files/{file_id}/cost-estimate", params={"completion_window": "1h"}).json()
     assert Decimal(hour["total_estimated_cost"]) > Decimal(estimate["total_estimated_cost"])
+
+
+def test_content_bodies_come_back_with_sorted_keys(api: httpx.Client) -> None:
+    # live re-serialises each body through serde_json::Value (a BTreeMap without `preserve_order`)
+    line = b'{"custom_id":"k","method":"POST","url":"/v1/chat/completions","body":{"temperature":1,"model":"' + \
+        CHAT_MODEL.encode() + b'","messages":[{"role":"user","content":"hi"}]}}\n'
+    file_id = upload_ok(api, line)["id"]
+    assert api.get(f"/files/{file_id}/content").content == (
+        b'{"custom_id":"k","method":"POST","url":"/v1/chat/completions","body":{"messages":[{"content":"hi",'
+        b'"role":"user"}],"model":"' + CHAT_MODEL.encode() + b'","temperature":1}}\n')

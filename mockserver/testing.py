@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import httpx
+from starlette.testclient import TestClient
 
 LIVE_BASE = "https://api.doubleword.ai/v1"
 
@@ -93,6 +94,17 @@ class Target:
         pass
 
 
+class _SharedLoopClient(TestClient):
+    """A TestClient on the target's one event loop: entering it (`with`) starts no loop and no second
+    lifespan of the app, so work the app starts outlives the request that started it."""
+
+    def __enter__(self) -> _SharedLoopClient:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.close()
+
+
 class AsgiTarget(Target):
     """The app in this process, through Starlette's TestClient (a real ASGI transport, no socket)."""
 
@@ -125,9 +137,7 @@ class AsgiTarget(Target):
         self._runner.__enter__()
 
     def _transport_client(self, headers: dict[str, str]) -> httpx.Client:
-        from starlette.testclient import TestClient
-
-        client = TestClient(self.app, base_url=self.base_url, headers=headers)
+        client = _SharedLoopClient(self.app, base_url=self.base_url, headers=headers)
         client.portal = self._runner.portal  # run on the session's event loop
         return cast(httpx.Client, client)
 

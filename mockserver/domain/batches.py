@@ -250,7 +250,8 @@ class BatchService:
     def resume_unscheduled(self) -> None:
         """After a restart: plan the batches whose schedule was not stored yet."""
         for row in self.store.unscheduled_batches():
-            self.start_planning(row)
+            if row.id not in self._planning:
+                self.start_planning(row)
 
     # -- read -------------------------------------------------------------------------------------
     def ends(self, batch_id: str) -> Ends:

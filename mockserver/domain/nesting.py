@@ -1,12 +1,12 @@
 """JSON nesting depth, checked where the live server's parser (serde_json) would refuse a document:
-it stops at 128 levels with `recursion limit exceeded`. Deeper documents would also break our own
+its recursion limit of 128 refuses the 128th nested array or object (`recursion limit exceeded`). Deeper documents would also break our own
 serialiser (orjson stops at 255) and schema validation."""
 
 from __future__ import annotations
 
 from typing import Any
 
-MAX_DEPTH = 128
+MAX_DEPTH = 127  # levels a document may have
 
 
 def too_deep(raw: bytes, value: Any, limit: int = MAX_DEPTH) -> bool:

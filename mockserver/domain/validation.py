@@ -13,6 +13,7 @@ apply the rules one by one, in order, and so pick the message.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ CHAT_URLS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/responses
 EMBEDDINGS_URLS = frozenset({"/v1/embeddings"})
 _REQUIRED = ("custom_id", "method", "url", "body")
 _STRING_FIELDS = ("custom_id", "method", "url")
+_QUOTED_FIELDS = tuple(f'"{k}"'.encode() for k in _REQUIRED)
 # http's HeaderValue::from_str: visible ASCII, space, tab and bytes >= 0x80; no other controls, no DEL
 _CUSTOM_ID_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
@@ -58,6 +60,28 @@ def _invalid_json(n: int, raw: bytes, detail: str) -> BadRequest:
     return BadRequest(f"Invalid JSON on line {n}: {detail} at line 1 column {len(raw)}")
 
 
+def _may_repeat_a_field(raw: bytes) -> bool:
+    """Cheap: whether a top-level field name could appear twice (only then is the exact check run)."""
+    return any(raw.count(key) > 1 for key in _QUOTED_FIELDS)
+
+
+def _repeated_field(raw: bytes) -> str | None:
+    """A request field the line's top-level object names twice (serde's derived struct refuses it;
+    orjson would keep the last)."""
+    if not _may_repeat_a_field(raw):
+        return None
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        found.append("")  # marks one object; the top-level object is the last one closed
+        names = [k for k, _ in items]
+        found[-1] = next((k for k in _REQUIRED if names.count(k) > 1), "")
+        return dict(items)
+
+    json.loads(raw, object_pairs_hook=pairs)
+    return found[-1] or None if found else None
+
+
 def _custom_id_ok(custom_id: str) -> bool:
     # printable ASCII is the common case; isprintable() alone would also refuse TAB and some non-ASCII
     return (custom_id.isascii() and custom_id.isprintable()) or _CUSTOM_ID_FORBIDDEN.search(custom_id) is None
@@ -73,6 +97,9 @@ def parse_line(raw: bytes, n: int) -> dict[str, Any]:
         raise BadRequest(f"Invalid JSON on line {n}: {exc.msg}: line 1 column {exc.colno}") from None
     if too_deep(raw, obj):
         raise _invalid_json(n, raw, "recursion limit exceeded")
+    repeated = _repeated_field(raw)
+    if repeated is not None:
+        raise _invalid_json(n, raw, f"duplicate field `{repeated}`")
     if not isinstance(obj, dict):
         raise _invalid_json(n, raw, f"invalid type: {_describe(obj)}, expected struct OpenAIBatchRequest")
     for key in _STRING_FIELDS:
@@ -98,8 +125,8 @@ def quick_check(rules: LineRules) -> Callable[[bytes], bool]:
     def ok(raw: bytes) -> bool:
         if max_body and len(raw) * 2 > max_body:
             return False
-        if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:  # possibly too deep: let parse_line decide
-            return False
+        if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH or _may_repeat_a_field(raw):
+            return False  # possibly too deep, or a field named twice: let parse_line decide
         try:
             obj = loads(raw)
         except decode_error:
@@ -180,11 +207,9 @@ def normalised_body(body: Any) -> Any:
 
 
 def normalised_line(obj: Mapping[str, Any]) -> bytes:
-    """The request as the input file's content returns it: compact, four keys, priority removed."""
-    template = {
-        "custom_id": obj["custom_id"],
-        "method": obj["method"],
-        "url": obj["url"],
-        "body": normalised_body(obj["body"]),
-    }
-    return orjson.dumps(template, option=orjson.OPT_APPEND_NEWLINE)
+    """The request as the input file's content returns it: compact, four keys in this order, priority
+    removed, and the body's object keys sorted at every level (live re-serialises it through
+    serde_json's `Value`, whose map is a BTreeMap)."""
+    head = orjson.dumps({"custom_id": obj["custom_id"], "method": obj["method"], "url": obj["url"]})
+    body = orjson.dumps(normalised_body(obj["body"]), option=orjson.OPT_SORT_KEYS)
+    return head[:-1] + b',"body":' + body + b"}\n"
