@@ -28,7 +28,7 @@ from mockserver.domain.model import SimulatedModel
 from mockserver.domain.paging import Page, canonical_uuid, clamp_limit, clamp_skip, is_uuid
 from mockserver.domain.realtime import model_not_found
 from mockserver.domain.result_lines import error_line, expired_line, failure_reason, output_line
-from mockserver.domain.schedule import Attempt, Planned, Timing, latency, plan
+from mockserver.domain.schedule import Attempt, Planned, Timing, latency, plan_each
 from mockserver.domain.status import ACTIVE, BatchView, Ends, derive, visible_bytes
 from mockserver.domain.validation import normalised_body
 from mockserver.errors import BadRequest, Forbidden, NotFound, PaymentRequired, TooManyRequests, Unprocessable
@@ -198,14 +198,25 @@ class BatchService:
     def _plan_rows(
         self, row: BatchRow, blob: Path, spans: array[int], indices: Sequence[int] | None, ready_at: float
     ) -> list[tuple[Any, ...]]:
-        requests = list(_read_requests(blob, spans))
-        models = [str(r["body"]["model"]) for r in requests]
-        bodies = [normalised_body(r["body"]) for r in requests]
-        sizes = [spans[2 * i + 1] - spans[2 * i] for i in range(len(requests))]
+        # Only the small fields of every request stay in memory; a body is read again when its
+        # request is answered (in about file order), so a 200 MB file is never held whole.
+        custom_ids: list[str] = []
+        urls: list[str] = []
+        models: list[str] = []
+        for request in _read_requests(blob, spans):
+            custom_ids.append(str(request["custom_id"]))
+            urls.append(str(request["url"]))
+            models.append(str(request["body"]["model"]))
+        sizes = [spans[2 * i + 1] - spans[2 * i] for i in range(len(models))]
         seed = self.settings.seed
         scenario = self.faults.scenario  # the scenario in force when the plan is made
-        rules = [scenario.outcome_for(str(r["custom_id"]), m, i + 1) for i, (r, m) in enumerate(zip(requests, models,
-                 strict=True))] if scenario.requests else [None] * len(requests)
+        rules = [scenario.outcome_for(c, m, i + 1) for i, (c, m) in enumerate(zip(custom_ids, models, strict=True))] \
+            if scenario.requests else [None] * len(models)
+        source = open(blob, "rb")  # noqa: SIM115 - closed below, after planning
+
+        def body_of(i: int) -> Any:
+            source.seek(spans[2 * i])
+            return normalised_body(orjson.loads(source.read(spans[2 * i + 1] - spans[2 * i]).strip())["body"])
 
         def attempt(i: int, n: int, start: float) -> Attempt:
             rule = rules[i]
@@ -213,24 +224,28 @@ class BatchService:
             if got is None and self.settings.model(models[i]) is None:  # removed from the configuration
                 got = Attempt(404, model_not_found(models[i]))
             if got is None:
-                answer = self.model.answer(str(requests[i]["url"]), bodies[i], int(start))
+                answer = self.model.answer(urls[i], body_of(i), int(start))
                 got = Attempt(answer.status, answer.body)
             return got if rule is None or rule.latency is None else replace(got, latency=rule.latency)
 
         first_tries = random.Random(f"{seed}:{row.id}")  # one stream for first attempts, drawn in index order
-        draws = [first_tries.random() for _ in requests]
+        draws = [first_tries.random() for _ in models]
 
         def duration(i: int, n: int) -> float:
             draw = draws[i] if n == 0 else random.Random(f"{seed}:{row.id}:{i}:{n}").random()
             return latency(draw, self.timing, sizes[i])
 
-        planned = plan(models, ready_at, row.expires_at, self.timing, attempt, duration, indices)
-        return [self._request_row(row.id, p, requests[p.index], models[p.index]) for p in planned]
+        def finish(p: Planned) -> tuple[Any, ...]:
+            return self._request_row(row.id, p, custom_ids[p.index], models[p.index])
+
+        try:
+            return plan_each(models, ready_at, row.expires_at, self.timing, attempt, duration, finish, indices)
+        finally:
+            source.close()
 
     @staticmethod
-    def _request_row(batch_id: str, p: Planned, request: dict[str, Any], model: str) -> tuple[Any, ...]:
+    def _request_row(batch_id: str, p: Planned, custom_id: str, model: str) -> tuple[Any, ...]:
         request_id = request_uuid(batch_id, p.index)
-        custom_id = str(request["custom_id"])
         usage = p.final.body.get("usage", {}) if isinstance(p.final.body, dict) else {}
         prompt = int(usage.get("prompt_tokens", usage.get("input_tokens", 0)) or 0)
         completion = int(usage.get("completion_tokens", usage.get("output_tokens", 0)) or 0)

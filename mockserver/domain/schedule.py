@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 STOP_BEFORE_DEADLINE = 15 * 60
 BACKOFF_START = 1.0
@@ -57,6 +57,13 @@ class Planned:
         return self.final.failure is None and 200 <= self.final.status < 300
 
 
+T = TypeVar("T")
+
+
+def _same(planned: Planned) -> Planned:
+    return planned
+
+
 def is_retriable(attempt: Attempt) -> bool:
     if attempt.failure is not None:
         return True
@@ -83,17 +90,33 @@ def plan(
     duration: Callable[[int, int], float],
     indices: Sequence[int] | None = None,
 ) -> list[Planned]:
+    """`plan_each` keeping every request's `Planned` outcome."""
+    return plan_each(models, ready_at, expires_at, timing, attempt, duration, _same, indices)
+
+
+def plan_each(
+    models: Sequence[str],
+    ready_at: float,
+    expires_at: float,
+    timing: Timing,
+    attempt: Callable[[int, int, float], Attempt],
+    duration: Callable[[int, int], float],
+    finish: Callable[[Planned], T],
+    indices: Sequence[int] | None = None,
+) -> list[T]:
     """Schedule the requests `indices` (default: all) of a batch whose models are `models`.
 
     `attempt(index, attempt_number, start)` answers one attempt; `duration(index, attempt_number)`
-    is its latency under the timing model (unless the attempt sets its own).
+    is its latency under the timing model (unless the attempt sets its own). Each request's final
+    outcome goes through `finish` as soon as it is known (so a large answer need not be kept), and
+    the results come back in index order.
     """
     order = range(len(models)) if indices is None else indices
     ready: list[tuple[float, int, int]] = [(ready_at, i, 0) for i in order]
     heapq.heapify(ready)
     slots: dict[str, list[float]] = {}
     first_start: dict[int, float] = {}
-    done: list[Planned] = []
+    done: list[tuple[int, T]] = []
     retry_deadline = expires_at - STOP_BEFORE_DEADLINE
     while ready:
         at, i, n = heapq.heappop(ready)
@@ -107,6 +130,6 @@ def plan(
         if is_retriable(got) and n + 1 < timing.max_attempts and retry_at <= retry_deadline:
             heapq.heappush(ready, (retry_at, i, n + 1))
         else:
-            done.append(Planned(i, first_start[i], end, n + 1, got))
-    done.sort(key=lambda p: p.index)
-    return done
+            done.append((i, finish(Planned(i, first_start[i], end, n + 1, got))))
+    done.sort(key=lambda pair: pair[0])
+    return [value for _, value in done]
