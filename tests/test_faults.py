@@ -244,3 +244,18 @@ def test_expiry_openai_style_or_live(expiry: str) -> None:
                 assert api.get(f"/batches/{batch['id']}").json()["status"] == "completed"
     finally:
         target.close()
+
+
+def test_a_truncated_download() -> None:
+    target = HttpTarget(FLAGS)
+    try:
+        scenario(target, {"http": [{"method": "GET", "path": "/v1/files/*", "truncate": 100, "times": 1}]})
+        with target.client(target.new_key()) as api:
+            file_id = upload_ok(api, jsonl(*(chat_line(f"r{i}") for i in range(20))))["id"]
+            with pytest.raises(httpx.TransportError):
+                api.get(f"/files/{file_id}/content")  # cut after 100 bytes, connection closed
+            assert len(api.get(f"/files/{file_id}/content").text.splitlines()) == 20  # the next one is whole
+        journal = target.control("GET", "/_mock/journal")["data"]
+        assert any(e["fault"] == "truncate 100 bytes" for e in journal)
+    finally:
+        target.close()

@@ -16,6 +16,10 @@ from mockserver.errors import ApiError, ServiceUnavailable, TooManyRequests
 EMULATED = ("/v1/", "/ai/v1/")
 
 
+class _Truncated(Exception):
+    """Stops the app once a truncated answer's connection is closed."""
+
+
 class DroppedConnection(ConnectionError):
     """Raised in-process (no socket to close) where a scenario drops a connection."""
 
@@ -62,9 +66,21 @@ class FaultsAndJournal:
         status: list[int | None] = [None]
         fault = None
 
+        left = [rule.truncate if rule is not None and rule.truncate is not None else -1]
+
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+            elif left[0] >= 0 and message["type"] == "http.response.body":  # a truncated download
+                body = message.get("body", b"")
+                if len(body) < left[0]:
+                    left[0] -= len(body)
+                    await send({**message, "more_body": True})
+                    return
+                await send({"type": "http.response.body", "body": body[: left[0]], "more_body": True})
+                if not _close_transport(send):
+                    raise DroppedConnection("download truncated by the scenario")
+                raise _Truncated
             await send(message)
 
         try:
@@ -84,7 +100,11 @@ class FaultsAndJournal:
                 await recording_send({"type": "http.response.start", "status": error.status, "headers": headers})
                 await send({"type": "http.response.body", "body": error.body()})
                 return
+            if rule is not None and rule.truncate is not None:
+                fault = f"truncate {rule.truncate} bytes"
             await self.app(scope, receive, recording_send)
+        except _Truncated:
+            return
         finally:
             query = scope.get("query_string", b"").decode("latin-1")
             duration = (time.perf_counter() - started) * 1000

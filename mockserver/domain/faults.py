@@ -100,6 +100,7 @@ class HttpRule:
     rate: float | None = None
     drop: bool = False
     delay_ms: float | None = None
+    truncate: int | None = None  # send this many bytes of the answer's body, then close the connection
 
     def covers(self, method: str, path: str) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
@@ -205,7 +206,7 @@ def parse_request_rule(raw: Any) -> tuple[Match, Outcome]:
 
 
 def _http_rule(where: str, raw: Any) -> HttpRule:
-    r = _keys(where, raw, {"method", "path", "status", "retry_after", "times", "rate", "drop", "delay_ms"})
+    r = _keys(where, raw, {"method", "path", "status", "retry_after", "times", "rate", "drop", "delay_ms", "truncate"})
     path = _typed(where, r, "path", str)
     if not path or not path.startswith("/"):
         raise ScenarioError(f"{where}.path: required, a route such as /v1/files or /v1/batches/*")
@@ -218,9 +219,12 @@ def _http_rule(where: str, raw: Any) -> HttpRule:
         rate=_rate(where, r),
         drop=bool(_typed(where, r, "drop", bool)),
         delay_ms=_typed(where, r, "delay_ms", (int, float)),
+        truncate=_typed(where, r, "truncate", int),
     )
-    if rule.status is None and not rule.drop and rule.delay_ms is None:
-        raise ScenarioError(f"{where}: give a status, drop or delay_ms")
+    if rule.truncate is not None and rule.truncate < 0:
+        raise ScenarioError(f"{where}.truncate: a number of bytes, 0 or more")
+    if rule.status is None and not rule.drop and rule.delay_ms is None and rule.truncate is None:
+        raise ScenarioError(f"{where}: give a status, drop, truncate or delay_ms")
     return rule
 
 
