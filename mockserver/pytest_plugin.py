@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from mockserver.drift import Recorder
-from mockserver.testing import Target, make_target
+from mockserver.testing import LiveTarget, Target, make_target
 
 TARGET_FIXTURES = ("target", "dwsim")
 
@@ -97,9 +97,15 @@ def target(dwsim: Target) -> Target:
 
 
 @pytest.fixture(autouse=True)
-def _skip_simulator_only_on_live(request: pytest.FixtureRequest) -> None:
-    marker = request.node.get_closest_marker("simulator_only")
-    if marker is None or "_dwsim_name" not in request.fixturenames:
+def _live_etiquette(request: pytest.FixtureRequest) -> Iterator[None]:
+    """On the live service: skip what needs the control API, and clean up what each test created."""
+    if "_dwsim_name" not in request.fixturenames or request.getfixturevalue("_dwsim_name") != "live":
+        yield
         return
-    if request.getfixturevalue("_dwsim_name") == "live":
+    marker = request.node.get_closest_marker("simulator_only")
+    if marker is not None:
         pytest.skip(f"needs the simulator's control API: {marker.args[0] if marker.args else 'clock or faults'}")
+    live = request.getfixturevalue("dwsim")
+    yield
+    if isinstance(live, LiveTarget):
+        live.clean_up()

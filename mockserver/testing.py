@@ -5,10 +5,12 @@ simulator's manual clock. The pytest plugin (`mockserver.pytest_plugin`) builds 
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -81,10 +83,25 @@ class Target:
 
     def post_declaring_length(self, path: str, key: str, headers: dict[str, str], declared: int) -> tuple[int, str]:
         """POST a request whose Content-Length promises `declared` bytes but send only a few: a
-        server that decides from the header answers before the body arrives."""
-        with self.client(key) as c:
-            response = c.post(path, content=b"--b\r\n", headers={**headers, "content-length": str(declared)})
-            return response.status_code, response.text
+        server that decides from the header answers before the body arrives. httpx refuses to send
+        less than it declares, so this speaks HTTP/1.1 over a raw socket (TLS for https)."""
+        url = httpx.URL(self.base_url + path)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        lines = [f"POST {url.raw_path.decode()} HTTP/1.1", f"Host: {url.host}", "Connection: close",
+                 f"Authorization: Bearer {key}", f"Content-Length: {declared}",
+                 *(f"{k}: {v}" for k, v in headers.items())]
+        with socket.create_connection((url.host, port), timeout=30) as plain:
+            sock = ssl.create_default_context().wrap_socket(plain, server_hostname=url.host) \
+                if url.scheme == "https" else plain
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n--b\r\n").encode())
+            raw = b""
+            while b"\r\n\r\n" not in raw:
+                raw += sock.recv(65536)
+            head, _, body = raw.partition(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            while len(body) < length:
+                body += sock.recv(65536)
+        return int(head.split()[1]), body[:length].decode()
 
     def advance(self, seconds: float) -> None:
         """Move simulated time forward (the simulator's manual clock)."""
@@ -136,6 +153,11 @@ class AsgiTarget(Target):
         self._runner = TestClient(self.app, base_url=self.base_url)
         self._runner.__enter__()
 
+    def post_declaring_length(self, path: str, key: str, headers: dict[str, str], declared: int) -> tuple[int, str]:
+        with self.client(key) as c:  # in-process, the header alone reaches the app
+            response = c.post(path, content=b"--b\r\n", headers={**headers, "content-length": str(declared)})
+            return response.status_code, response.text
+
     def _transport_client(self, headers: dict[str, str]) -> httpx.Client:
         client = _SharedLoopClient(self.app, base_url=self.base_url, headers=headers)
         client.portal = self._runner.portal  # run on the session's event loop
@@ -176,23 +198,6 @@ class HttpTarget(Target):
     def _transport_client(self, headers: dict[str, str]) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=60)
 
-    def post_declaring_length(self, path: str, key: str, headers: dict[str, str], declared: int) -> tuple[int, str]:
-        # httpx refuses to send less than it declares, so this one speaks HTTP/1.1 over a raw socket.
-        url = httpx.URL(self.base_url + path)
-        lines = [f"POST {url.raw_path.decode()} HTTP/1.1", f"Host: {url.host}:{url.port}",
-                 f"Authorization: Bearer {key}", f"Content-Length: {declared}",
-                 *(f"{k}: {v}" for k, v in headers.items())]
-        with socket.create_connection((url.host, url.port or 80), timeout=30) as sock:
-            sock.sendall(("\r\n".join(lines) + "\r\n\r\n--b\r\n").encode())
-            raw = b""
-            while b"\r\n\r\n" not in raw:
-                raw += sock.recv(65536)
-            head, _, body = raw.partition(b"\r\n\r\n")
-            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
-            while len(body) < length:
-                body += sock.recv(65536)
-        return int(head.split()[1]), body[:length].decode()
-
     def close(self) -> None:
         self.proc.send_signal(signal.SIGINT)
         try:
@@ -212,10 +217,36 @@ class LiveTarget(Target):
     def __init__(self) -> None:
         super().__init__()
         self.base_url = os.environ.get("DOUBLEWORD_BASE_URL", LIVE_BASE)
-        self._keys = iter([os.environ["DOUBLEWORD_API_KEY"], os.environ.get("DOUBLEWORD_API_KEY_2", "")])
+        keys = [os.environ["DOUBLEWORD_API_KEY"], os.environ.get("DOUBLEWORD_API_KEY_2", "")]
+        self._keys = itertools.cycle([k for k in keys if k])  # a test's two users get the two keys
+        self._created: list[tuple[str, str]] = []  # (authorization, path) of what the tests created
+        self.response_hooks.append(self._note_created)
 
     def new_key(self) -> str:
-        return next(self._keys, "") or os.environ["DOUBLEWORD_API_KEY"]
+        return next(self._keys)
+
+    def _note_created(self, response: httpx.Response) -> None:
+        request = response.request
+        if request.method == "POST" and response.status_code == 201 and request.url.path.endswith(("/files", "/batches")):
+            response.read()
+            created = response.json()
+            authorization = request.headers.get("authorization", "")
+            files_path = request.url.path.rsplit("/", 1)[0] + "/files"
+            for key in ("output_file_id", "error_file_id"):  # a batch's files outlive it
+                if created.get(key):
+                    self._created.append((authorization, f"{files_path}/{created[key]}"))
+            if created.get("id"):
+                self._created.append((authorization, f"{request.url.path}/{created['id']}"))
+
+    def clean_up(self) -> None:
+        """Cancel and delete every batch, and delete every file, the last test created (newest first)."""
+        with httpx.Client(timeout=60) as http:
+            for authorization, path in reversed(self._created):
+                headers = {"Authorization": authorization}
+                if "/batches/" in path:
+                    http.post(self.base_url.removesuffix("/v1") + path + "/cancel", headers=headers)
+                http.delete(self.base_url.removesuffix("/v1") + path, headers=headers)
+        self._created.clear()
 
     def _transport_client(self, headers: dict[str, str]) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=120)
