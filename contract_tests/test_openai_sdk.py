@@ -54,6 +54,8 @@ def test_batch_end_to_end(sdk: openai.OpenAI, target: Target) -> None:
                                metadata={"k": "v"})
     assert batch.status == "validating"
     assert batch.output_file_id and batch.error_file_id
+    early = sdk.files.content(batch.output_file_id)  # readable from the start, while the batch runs
+    assert early.text == "" and early.response.headers["x-incomplete"] == "true"
     while batch.status not in TERMINAL:
         target.advance(1)
         batch = sdk.batches.retrieve(batch.id)
