@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import gc
 import os
 import shutil
 import sys
@@ -143,6 +144,8 @@ def _announce_when_started(server: uvicorn.Server, data_dir: Path, args: argpars
 
     async def startup(sockets: object = None) -> None:
         await original(sockets=sockets)  # type: ignore[arg-type]
+        gc.collect()
+        gc.freeze()  # what start-up made lives for good: keep it out of every later collection
         servers = getattr(server, "servers", [])
         port = args.port
         for srv in servers:
