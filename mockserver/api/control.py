@@ -51,24 +51,24 @@ async def get_clock(request: Request) -> Response:
     return json_response(_clock_state(request))
 
 
-async def advance_clock(request: Request) -> Response:
+async def _move_clock(request: Request, key: str) -> Response:
+    """`{"seconds": N}` advances a manual clock, `{"now": T}` sets it."""
     _guard(request)
     clock = _manual(request)
+    move = clock.advance if key == "seconds" else clock.set
     try:
-        clock.advance(await _number(request, "seconds"))
+        move(await _number(request, key))
     except ClockError as exc:
         raise BadRequest(str(exc)) from None
     return json_response(_clock_state(request))
+
+
+async def advance_clock(request: Request) -> Response:
+    return await _move_clock(request, "seconds")
 
 
 async def set_clock(request: Request) -> Response:
-    _guard(request)
-    clock = _manual(request)
-    try:
-        clock.set(await _number(request, "now"))
-    except ClockError as exc:
-        raise BadRequest(str(exc)) from None
-    return json_response(_clock_state(request))
+    return await _move_clock(request, "now")
 
 
 async def reset(request: Request) -> Response:
