@@ -167,6 +167,19 @@ def make_file(ledger: Ledger, lines: int, pad: int, failing: int = 0) -> tuple[b
     return data, ids
 
 
+def as_stored(content: bytes) -> bytes:
+    """What the content download returns for these lines: each request compact, its body's keys sorted
+    (live re-serialises bodies through serde_json's sorted map)."""
+    out = []
+    for line in content.splitlines():
+        if line.strip():
+            obj = orjson.loads(line)
+            head = {k: obj[k] for k in ("custom_id", "method", "url")}
+            out.append(orjson.dumps(head)[:-1] + b',"body":' + orjson.dumps(obj["body"], option=orjson.OPT_SORT_KEYS)
+                       + b"}\n")
+    return b"".join(out)
+
+
 def upload(sim: Server, ledger: Ledger, content: bytes, filename: str, streamed: bool) -> Upload:
     def chunks() -> Iterator[bytes]:
         step = 64 * 1024
@@ -192,7 +205,7 @@ def upload(sim: Server, ledger: Ledger, content: bytes, filename: str, streamed:
     assert response.status_code == 201, response.text
     meta = response.json()
     assert meta["bytes"] == len(content)
-    found = Upload(meta["id"], meta, content)
+    found = Upload(meta["id"], meta, as_stored(content))
     ledger.uploads[found.id] = found
     return found
 

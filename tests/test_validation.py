@@ -81,7 +81,17 @@ COMMON = [
     line(url="/v1/other", body={"model": EMBED_MODEL}),
     line(body={"model": CHAT_MODEL, "text": "naïve 東京 😀"}),
 ]
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for level in range(depth):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
 UNCOMMON = [  # valid, or not; the quick check may answer either way but never wrongly True
+    line(body={"model": CHAT_MODEL, "parts": [{"url": "https://example.com"}]}),  # "url" twice, not at the top
+    line(body={"model": CHAT_MODEL, "deep": nested(125)}),  # 127 levels: the limit
+    line(extra=nested(126)),
     line(custom_id="a\tb"),
     line(custom_id="é" * 32),
     line(custom_id="😀" * 17),
@@ -115,6 +125,9 @@ INVALID = [
     line(body={"model": CHAT_MODEL, "pad": "x" * 500}),
     b'{"custom_id":"a","method":"POST","url":"/v1/chat/completions"}',
     b'{"custom_id":"a","custom_id":7,"method":"POST","url":"/v1/chat/completions","body":{"model":"chat-model"}}',
+    line()[:-1] + b',"url":"/v1/chat/completions"}',  # a field named twice
+    line(body={"model": CHAT_MODEL, "deep": nested(126)}),  # 128 levels
+    line(extra=nested(127)),
 ]
 
 

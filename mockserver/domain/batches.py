@@ -212,6 +212,8 @@ class BatchService:
         scenario = self.faults.scenario  # the scenario in force when the plan is made
         rules = [scenario.outcome_for(c, m, i + 1) for i, (c, m) in enumerate(zip(custom_ids, models, strict=True))] \
             if scenario.requests else [None] * len(models)
+        if not models:  # no templates (e.g. a batch made from an output file): nothing to plan
+            return []
         source = open(blob, "rb")  # noqa: SIM115 - closed below, after planning
 
         def body_of(i: int) -> Any:

@@ -230,6 +230,8 @@ class FileService:
 
 def raw_lines(path: Path, spans: array[int], indices: Sequence[int]) -> Iterator[bytes]:
     """The stripped request lines `indices` of a stored upload, read a block of lines at a time."""
+    if not indices:  # output and error files have no body on disk
+        return
     with open(path, "rb") as fh:
         for group_start in range(0, len(indices), CONTENT_CHUNK_LINES):
             group = indices[group_start : group_start + CONTENT_CHUNK_LINES]

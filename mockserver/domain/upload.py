@@ -163,8 +163,8 @@ class Upload:
             if value.lower() != "batch":
                 raise BadRequest(f"Invalid purpose '{value}'. Only 'batch' is supported.")
             self.purpose = value
-        elif name == "expires_after[seconds]" and _INTEGER.fullmatch(value):
-            self.expires_after_seconds = int(value)
+        elif name == "expires_after[seconds]" and _INTEGER.fullmatch(value) and -(2**63) <= int(value) < 2**63:
+            self.expires_after_seconds = int(value)  # live: an i64, anything else silently ignored
         # expires_after[anchor] is accepted and ignored (any anchor means created_at); others ignored
 
     # -- the file part ----------------------------------------------------------------------------
