@@ -96,3 +96,28 @@ def test_async_openai_sdk_batch_flow(fast_sim: HttpTarget) -> None:
     status, text = asyncio.run(run())
     assert status == "completed"
     assert '"custom_id":"a"' in text
+
+
+def test_autobatcher_reads_partial_results_while_the_batch_runs() -> None:
+    # research/clients.md §2 step 5: while `in_progress` it fetches the output file's content
+    sim = HttpTarget(["--clock", "real", "--speed", "10", "--seed", "5"])
+    try:
+        async def run() -> list[object]:
+            client = _batcher(sim, completion_window="24h")
+            try:
+                calls = [client.chat.completions.create(model=CHAT_MODEL,
+                                                        messages=[{"role": "user", "content": f"q{i}"}])
+                         for i in range(40)]
+                return await asyncio.gather(*calls)
+            finally:
+                await client.close()
+
+        answers = asyncio.run(run())
+        assert len(answers) == 40
+        journal = sim.control("GET", "/_mock/journal")["data"]
+        reads = [e for e in journal if e["method"] == "GET" and e["path"].endswith("/content")]
+        # autobatcher reads the output once when the batch is completed, so more than one read means
+        # it read partial results while the batch ran
+        assert len(reads) >= 2
+    finally:
+        sim.close()
