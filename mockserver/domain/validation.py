@@ -29,7 +29,7 @@ CHAT_URLS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/responses
 EMBEDDINGS_URLS = frozenset({"/v1/embeddings"})
 _REQUIRED = ("custom_id", "method", "url", "body")
 _STRING_FIELDS = ("custom_id", "method", "url")
-_QUOTED_FIELDS = tuple(f'"{k}"'.encode() for k in _REQUIRED)  # a request field's name, as JSON writes it
+_QUOTED_FIELD = re.compile(b'"(?:%s)"' % b"|".join(k.encode() for k in _REQUIRED))  # `"url"`, ...
 # http's HeaderValue::from_str: visible ASCII, space, tab and bytes >= 0x80; no other controls, no DEL
 _CUSTOM_ID_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
@@ -62,7 +62,19 @@ def _invalid_json(n: int, raw: bytes, detail: str) -> BadRequest:
 
 def _may_repeat_a_field(raw: bytes) -> bool:
     """Cheap: whether a top-level field name could appear twice (only then is the exact check run)."""
-    return any(raw.count(name) > 1 for name in _QUOTED_FIELDS)  # bytes.count: a fast scan in C
+    names = _QUOTED_FIELD.findall(raw)  # one pass over the line, not one per name
+    return len(names) > len(set(names))
+
+
+def _depth_at_most(value: dict[str, Any] | list[Any], limit: int) -> bool:
+    """Whether a parsed array or object nests at most `limit` levels (itself included): `too_deep`
+    without its cheap bound, which scans the raw line; this visits only the nested containers."""
+    if limit < 1:
+        return False
+    for item in value.values() if type(value) is dict else value:
+        if (type(item) is dict or type(item) is list) and not _depth_at_most(item, limit - 1):
+            return False
+    return True
 
 
 def _repeated_field(raw: bytes) -> str | None:
@@ -125,13 +137,13 @@ def quick_check(rules: LineRules) -> Callable[[bytes], bool]:
     def ok(raw: bytes) -> bool:
         if max_body and len(raw) * 2 > max_body:
             return False
-        if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH or _may_repeat_a_field(raw):
-            return False  # possibly too deep, or a field named twice: let parse_line decide
+        if _may_repeat_a_field(raw):
+            return False  # possibly a field named twice: let parse_line decide
         try:
             obj = loads(raw)
         except decode_error:
             return False
-        if type(obj) is not dict:
+        if type(obj) is not dict or not _depth_at_most(obj, MAX_DEPTH):
             return False
         custom_id, method, url, body = obj.get("custom_id"), obj.get("method"), obj.get("url"), obj.get("body")
         if type(custom_id) is not str or type(method) is not str or type(url) is not str or type(body) is not dict:
