@@ -259,3 +259,19 @@ def test_a_truncated_download() -> None:
         assert any(e["fault"] == "truncate 100 bytes" for e in journal)
     finally:
         target.close()
+
+
+def test_latency_rules_and_api_delays(sim: AsgiTarget) -> None:
+    scenario(sim, {"requests": [{"match": {"custom_id": "slow"}, "outcome": {"latency_ms": 600_000}}],
+                   "http": [{"method": "GET", "path": "/v1/models", "delay_ms": 30, "times": 1}]})
+    with sim.client(sim.new_key()) as api:
+        batch = start_batch(api, jsonl(chat_line("fast"), chat_line("slow")))
+        sim.advance(60)
+        mid = api.get(f"/batches/{batch['id']}").json()
+        assert mid["request_counts"]["completed"] == 1  # the slow one takes ten virtual minutes
+        sim.advance(600)
+        assert api.get(f"/batches/{batch['id']}").json()["status"] == "completed"
+        assert api.get("/models").status_code == 200
+    journal = sim.control("GET", "/_mock/journal")["data"]
+    delayed = [e for e in journal if e["fault"] == "delay 30 ms"]
+    assert len(delayed) == 1 and delayed[0]["duration_ms"] >= 30
