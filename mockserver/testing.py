@@ -169,6 +169,33 @@ class AsgiTarget(Target):
         self._tmp.cleanup()
 
 
+class ServerProcess:
+    """`python -m mockserver --port 0 ARGS` as a child process: waits for its start line and keeps
+    reading what it prints (`output`), so a chatty server never blocks on a full pipe."""
+
+    def __init__(self, args: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+                 wait: float = 60) -> None:
+        cmd = [sys.executable, "-m", "mockserver", "--port", "0", *args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd,
+                                     env=env)
+        self.output: list[str] = []
+        self.root = ""  # http://host:port, without /v1
+        self._listening = threading.Event()
+        threading.Thread(target=self._drain, daemon=True).start()
+        if not self._listening.wait(wait):
+            self.proc.kill()
+            raise RuntimeError("simulator did not start:\n" + "".join(self.output[-40:]))
+
+    def _drain(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+            found = re.search(r"listening on (http://\S+)/v1", line)
+            if found and not self._listening.is_set():
+                self.root = found.group(1)
+                self._listening.set()
+
+
 class HttpTarget(Target):
     """`python -m mockserver` in a child process on a free port, spoken to over a real socket."""
 
@@ -179,21 +206,9 @@ class HttpTarget(Target):
         self._tmp = tempfile.TemporaryDirectory(prefix="dwsim-http-")
         all_flags = ["--clock", "manual", *flags, "--data-dir", self._tmp.name]
         self.limits, self.control_headers = limits_of(all_flags)
-        cmd = [sys.executable, "-m", "mockserver", "--port", "0", "--log-level", "warning", *all_flags]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + 30
-        for line in self.proc.stdout:
-            found = re.search(r"listening on (http://\S+/v1)", line)
-            if found:
-                self.base_url = found.group(1)
-                break
-            if time.monotonic() > deadline:
-                break
-        else:
-            raise RuntimeError(f"simulator did not start: exit code {self.proc.poll()}")
-        # keep reading what the server prints, so a chatty server never blocks on a full pipe
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+        self.server = ServerProcess(["--log-level", "warning", *all_flags])
+        self.proc = self.server.proc
+        self.base_url = self.server.root + "/v1"
 
     def _transport_client(self, headers: dict[str, str]) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=60)

@@ -3,10 +3,7 @@ folder serves the same files, batches, content and clock, and finishes the batch
 
 from __future__ import annotations
 
-import re
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,21 +11,14 @@ import httpx
 import pytest
 
 from contract_tests.helpers import chat_line, jsonl, start_batch
+from mockserver.testing import ServerProcess
 
 
 class Server:
     def __init__(self, data_dir: Path) -> None:
-        cmd = [sys.executable, "-m", "mockserver", "--port", "0", "--clock", "manual", "--seed", "3",
-               "--data-dir", str(data_dir), "--log-level", "warning"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            found = re.search(r"listening on (http://\S+)/v1", line)
-            if found:
-                self.root = found.group(1)
-                break
-        else:
-            raise RuntimeError("simulator did not start")
+        server = ServerProcess(["--clock", "manual", "--seed", "3", "--data-dir", str(data_dir),
+                                "--log-level", "warning"])
+        self.proc, self.root = server.proc, server.root
         self.api = httpx.Client(base_url=self.root + "/v1", headers={"Authorization": "Bearer durable"})
 
     def advance(self, seconds: float) -> None:

@@ -15,8 +15,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ import pytest
 
 from contract_tests.helpers import chat_line, jsonl, upload, upload_ok
 from contract_tests.targets import CHAT_MODEL
+from mockserver.testing import ServerProcess
 
 MAX_FILE_SIZE = 1024 * 1024
 MAX_BODY = 64 * 1024
@@ -45,34 +44,17 @@ class Sim:
         self.data_dir = base / "state" / "data"
         self.cwd = base / "cwd"
         self.cwd.mkdir(parents=True)
-        cmd = [sys.executable, "-m", "mockserver", "--port", "0", "--data-dir", str(self.data_dir),
-               "--log-level", "warning", *flags]
         # run in an empty working directory (to see stray writes), on this checkout's code
         repo = str(Path(__file__).resolve().parents[1])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)}
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=self.cwd,
-                                     env=env)
-        self.output: list[str] = []
-        self._found: list[str] = []
-        self._listening = threading.Event()
-        threading.Thread(target=self._drain, daemon=True).start()
-        if not self._listening.wait(60):
-            self.close()
-            raise RuntimeError("simulator did not start:\n" + "".join(self.output[-40:]))
-        self.root = self._found[0]
+        self.server = ServerProcess(["--data-dir", str(self.data_dir), "--log-level", "warning", *flags],
+                                    cwd=self.cwd, env=env)
+        self.proc, self.output = self.server.proc, self.server.output
+        self.root = self.server.root
         self.base_url = self.root + "/v1"
         url = httpx.URL(self.root)
         assert url.host and url.port
         self.address = (url.host, url.port)
-
-    def _drain(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.output.append(line)
-            found = re.search(r"listening on (http://\S+)/v1", line)
-            if found and not self._found:
-                self._found.append(found.group(1))
-                self._listening.set()
 
     def client(self, key: str | None, prefix: str = "/v1") -> httpx.Client:
         headers = {} if key is None else {"Authorization": f"Bearer {key}"}

@@ -25,12 +25,8 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import re
 import signal
 import socket
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -43,6 +39,7 @@ import orjson
 import pytest
 
 from contract_tests.targets import CHAT_MODEL
+from mockserver.testing import ServerProcess
 
 KEY = "kill-restart-user"
 MAX_FILE_SIZE = 4 * 1024 * 1024  # small, so a streamed over-limit upload is cheap
@@ -58,28 +55,12 @@ class Server:
     block the server), and the listening line is awaited on an event."""
 
     def __init__(self, data_dir: Path, *flags: str) -> None:
-        cmd = [sys.executable, "-m", "mockserver", "--port", "0", "--data-dir", str(data_dir), "--seed", "5",
-               "--log-level", "warning", "--max-file-size", str(MAX_FILE_SIZE), *flags]
         self.data_dir = data_dir
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.output: list[str] = []
-        self._found: list[str] = []
-        self._listening = threading.Event()
-        threading.Thread(target=self._drain, daemon=True).start()
-        if not self._listening.wait(60):
-            self.kill()
-            raise RuntimeError("simulator did not start:\n" + "".join(self.output[-40:]))
-        self.root = self._found[0]
+        self.server = ServerProcess(["--data-dir", str(data_dir), "--seed", "5", "--log-level", "warning",
+                                     "--max-file-size", str(MAX_FILE_SIZE), *flags])
+        self.proc, self.output = self.server.proc, self.server.output
+        self.root = self.server.root
         self.api = httpx.Client(base_url=self.root + "/v1", headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
-
-    def _drain(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.output.append(line)
-            found = re.search(r"listening on (http://\S+)/v1", line)
-            if found and not self._found:
-                self._found.append(found.group(1))
-                self._listening.set()
 
     @property
     def address(self) -> tuple[str, int]:
