@@ -11,6 +11,8 @@ import pytest
 
 from contract_tests.targets import CHAT_MODEL, EMBEDDINGS_MODEL, Target
 
+pytestmark = pytest.mark.profile("doubleword")  # Doubleword's own behaviour (OpenAI's: test_openai_profile.py)
+
 
 @pytest.mark.parametrize("header", [None, "Token abc", "bearer abc", "Bearer", "Basic dTpw"])
 def test_missing_or_malformed_credentials_are_401(target: Target, header: str | None) -> None:

@@ -14,7 +14,7 @@ from contract_tests.helpers import chat_line, custom_ids, jsonl, n_chat_lines, s
 from contract_tests.lifecycle import advance_until, partly_done, poll, run_to_end
 from contract_tests.targets import Target
 
-pytestmark = pytest.mark.simulator_only("drives the manual clock through whole batches")
+pytestmark = [pytest.mark.simulator_only("drives the manual clock through whole batches"), pytest.mark.profile("doubleword")]
 
 
 def test_statuses_validating_in_progress_completed(api: httpx.Client, target: Target) -> None:

@@ -14,6 +14,8 @@ import pytest
 from contract_tests.helpers import create_batch, n_chat_lines, start_batch, upload_ok
 from contract_tests.targets import Target
 
+pytestmark = pytest.mark.profile("doubleword")  # Doubleword's own behaviour (OpenAI's: test_openai_profile.py)
+
 
 def test_create_answers_201_validating_with_both_file_ids(api: httpx.Client) -> None:
     # test_create_batch_with_default_24h_sla; §10 item 15

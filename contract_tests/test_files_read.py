@@ -15,6 +15,8 @@ import pytest
 from contract_tests.helpers import chat_line, embeddings_line, jsonl, n_chat_lines, upload_ok
 from contract_tests.targets import CHAT_MODEL, EMBEDDINGS_MODEL, Target
 
+pytestmark = pytest.mark.profile("doubleword")  # Doubleword's own behaviour (OpenAI's: test_openai_profile.py)
+
 
 def test_input_content_is_the_requests_in_order_as_ndjson(api: httpx.Client) -> None:
     # test_upload_and_download_file_content; §10 item 11

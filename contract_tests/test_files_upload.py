@@ -14,6 +14,8 @@ import pytest
 from contract_tests.helpers import chat_line, embeddings_line, jsonl, n_chat_lines, upload, upload_ok
 from contract_tests.targets import CHAT_MODEL, EMBEDDINGS_MODEL, Target
 
+pytestmark = pytest.mark.profile("doubleword")  # Doubleword's own behaviour (OpenAI's: test_openai_profile.py)
+
 DAY = 86_400
 
 

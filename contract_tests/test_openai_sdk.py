@@ -16,6 +16,8 @@ from contract_tests.helpers import chat_line, jsonl, n_chat_lines
 from contract_tests.lifecycle import TERMINAL
 from contract_tests.targets import Target
 
+pytestmark = pytest.mark.profile("doubleword")  # Doubleword's own behaviour (OpenAI's: test_openai_profile.py)
+
 
 @pytest.fixture
 def sdk(target: Target) -> Iterator[openai.OpenAI]:

@@ -15,6 +15,7 @@ from contract_tests.targets import CHAT_MODEL, Target
 
 
 @pytest.mark.simulator_only("compares with the simulated model's batch answer")
+@pytest.mark.profile("doubleword")  # the Doubleword batch flow (OpenAI's: test_openai_profile.py)
 def test_chat_completion_matches_the_batch_answer(api: httpx.Client, target: Target) -> None:
     line = chat_line("same", "What is 2+2?")
     direct = api.post("/chat/completions", json=line["body"])

@@ -42,6 +42,7 @@ SCHEMAS: list[dict[str, Any]] = [
 ]
 
 
+@pytest.mark.profile("doubleword")  # the Doubleword batch flow (OpenAI's: test_openai_profile.py)
 @pytest.mark.parametrize("schema", SCHEMAS, ids=[str(i) for i in range(len(SCHEMAS))])
 def test_batch_tool_calls_and_json_schema_answers_validate(
     api: httpx.Client, target: Target, schema: dict[str, Any]

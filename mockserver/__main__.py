@@ -20,6 +20,7 @@ from mockserver.app import create_app
 from mockserver.backend import Backend, next_start_number, open_clock
 from mockserver.domain.faults import NO_SCENARIO, Scenario, ScenarioError, load_scenario
 from mockserver.domain.ids import IdSource
+from mockserver.profile import PROFILES
 from mockserver.settings import Settings, load_models
 from mockserver.store import Store
 
@@ -59,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=int(seed) if seed else None, help="seed for ids and simulated outcomes")
     p.add_argument("--scenario", default=_env("scenario"),
                    help="fault scenario file (JSON or YAML) in force from the start; see the README")
+    p.add_argument("--profile", default=_env("profile", "doubleword"), choices=list(PROFILES),
+                   help="doubleword: behave as the live Doubleword Batch API; openai: as OpenAI's Batch API "
+                   "(ids, errors, validation, statuses; see mockserver/profile.py)")
+    p.add_argument("--finalize-delay", type=float, default=float(_env("finalize_delay", str(d.finalize_delay)) or 0),
+                   help="openai profile: seconds a batch stays `finalizing` after its last request")
+    p.add_argument("--cancel-delay", type=float, default=float(_env("cancel_delay", str(d.cancel_delay)) or 0),
+                   help="openai profile: seconds a cancelled batch stays `cancelling`")
     p.add_argument("--expiry", default=_env("expiry", "live"), choices=["live", "openai"],
                    help="live: a batch past its window keeps running (as the live service); openai: it becomes "
                    "`expired` and its unfinished requests go to the error file as `batch_expired`")
@@ -88,6 +96,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         seed=args.seed,
         control_token=args.control_token,
         expiry=args.expiry,
+        profile=args.profile,
+        finalize_delay=args.finalize_delay,
+        cancel_delay=args.cancel_delay,
         max_file_size=args.max_file_size,
         max_requests_per_file=args.max_requests_per_file,
         max_request_body_size=args.max_request_body_size,
@@ -153,7 +164,8 @@ def _announce_when_started(server: uvicorn.Server, data_dir: Path, args: argpars
                 port = sock.getsockname()[1]
         base = f"http://{args.host}:{port}/v1"
         print(
-            f"Doubleword Batch API simulator listening on {base}  (data: {data_dir}, clock: {args.clock})\n"
+            f"Doubleword Batch API simulator listening on {base}  (profile: {args.profile}, data: {data_dir}, "
+            f"clock: {args.clock})\n"
             f"  openai SDK:  OpenAI(base_url=\"{base}\", api_key=\"any-key\")\n"
             f"  or:          export OPENAI_BASE_URL={base} OPENAI_API_KEY=any-key",
             flush=True,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,36 +18,52 @@ from mockserver import console
 from mockserver.api import batches, control, files, models, realtime
 from mockserver.api.middleware import FaultsAndJournal
 from mockserver.backend import Backend
-from mockserver.errors import ApiError, InternalError
+from mockserver.errors import ApiError, InternalError, NotFound
+from mockserver.profile import DOUBLEWORD, Profile
 
 log = logging.getLogger("mockserver")
 
 EMULATED_PREFIXES = ("/v1", "/ai/v1")
 
 
-def emulated_routes() -> list[BaseRoute]:
-    return [*batches.routes, *files.routes, *models.routes, *realtime.routes]  # the most polled first
+def emulated_routes(profile: Profile = DOUBLEWORD) -> list[BaseRoute]:
+    routes: list[BaseRoute] = [*batches.routes, *files.routes, *models.routes, *realtime.routes]  # most polled first
+    if profile.extensions:
+        routes += [*batches.extension_routes, *files.extension_routes]
+    return routes
+
+
+def error_response(request: Request, error: ApiError) -> Response:
+    status, body, content_type = request.app.state.backend.profile.render_error(error)
+    return Response(body, status_code=status, media_type=content_type, headers=error.headers)
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return Response(exc.body(), status_code=exc.status, media_type=exc.content_type, headers=exc.headers)
+    return error_response(request, exc)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    error = InternalError()
-    return Response(error.body(), status_code=error.status, media_type=error.content_type)
+    return error_response(request, InternalError())
+
+
+async def _invalid_url(request: Request, exc: Exception) -> Response:
+    """OpenAI profile: a path or method it does not serve."""
+    error = NotFound("URL", request.url.path)
+    error.openai_message = f"Invalid URL ({request.method} {request.url.path})"
+    return error_response(request, error)
 
 
 def create_app(backend: Backend) -> ASGIApp:
     """The ASGI app: the Starlette routes inside the faults-and-journal middleware (outermost, so that
     a scenario can drop a connection under uvicorn)."""
     # flat, not mounted: one routing level less on every call (the most polled route comes first)
+    profile = backend.profile
     routes: list[BaseRoute] = [
         Route(prefix + route.path, route.endpoint, methods=route.methods)
-        for prefix in EMULATED_PREFIXES
-        for route in emulated_routes()
+        for prefix in profile.prefixes
+        for route in emulated_routes(profile)
         if isinstance(route, Route)
     ]
     routes += control.routes
@@ -56,8 +73,9 @@ def create_app(backend: Backend) -> ASGIApp:
         await backend.start()
         yield
 
-    app = Starlette(
-        routes=routes, exception_handlers={ApiError: _api_error, Exception: _unexpected}, lifespan=lifespan
-    )
+    handlers: dict[Any, Any] = {ApiError: _api_error, Exception: _unexpected}
+    if profile.openai:
+        handlers |= {404: _invalid_url, 405: _invalid_url}
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.backend = backend
     return FaultsAndJournal(app, backend)

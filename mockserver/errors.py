@@ -15,13 +15,25 @@ JSON = "application/json"
 
 
 class ApiError(Exception):
-    """An error answered to the client. Subclasses fix the status and the body's shape."""
+    """An error answered to the client. Subclasses fix the status and the body's shape.
+
+    Under the OpenAI profile (`mockserver.profile`) the same error is rendered in OpenAI's envelope:
+    `openai_message` (when set) replaces the Doubleword wording, `param` and `openai_code` fill the
+    envelope's `param` and `code`, `openai_status` (when set) replaces the status.
+    """
 
     status = 500
+    openai_status: int | None = None
+    openai_code: str | None = None
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, openai_message: str | None = None, param: str | None = None,
+                 openai_code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.openai_message = openai_message
+        self.param = param
+        if openai_code is not None:
+            self.openai_code = openai_code
 
     @property
     def content_type(self) -> str:
@@ -41,9 +53,10 @@ class BadRequest(ApiError):
 
 class Unauthorized(ApiError):
     status = 401
+    openai_code = "invalid_api_key"
 
     def __init__(self, message: str = "Authentication required") -> None:
-        super().__init__(message)
+        super().__init__(message, openai_message="Incorrect API key provided.")
 
 
 class PaymentRequired(ApiError):
@@ -58,7 +71,7 @@ class NotFound(ApiError):
     status = 404
 
     def __init__(self, resource: str, ident: str) -> None:
-        super().__init__(f"{resource} with ID {ident} not found")
+        super().__init__(f"{resource} with ID {ident} not found", openai_message=f"No such {resource} object: {ident}")
 
 
 class PayloadTooLarge(ApiError):
@@ -71,6 +84,7 @@ class UnsupportedMediaType(ApiError):
 
 class Unprocessable(ApiError):
     status = 422
+    openai_status = 400  # OpenAI answers a malformed JSON body with 400
 
 
 class InternalError(ApiError):
@@ -100,6 +114,7 @@ class _RetryLater(ApiError):
 
 class TooManyRequests(_RetryLater):
     status = 429
+    openai_code = "rate_limit_exceeded"
     code = "too_many_requests"
     retry_after = "60"  # live sends 60 in the header and 30 in the body
 
@@ -125,3 +140,24 @@ class OpenAIStyleError(ApiError):
     def body(self) -> bytes:
         error = {"message": self.message, "type": self.error_type, "param": None, "code": self.code}
         return orjson.dumps({"error": error})
+
+
+def openai_type(status: int) -> str:
+    """The envelope's `type` for a status, as OpenAI's API uses them."""
+    if status == 429:
+        return "requests"
+    if status >= 500:
+        return "server_error"
+    return "invalid_request_error"
+
+
+def openai_envelope(error: ApiError) -> tuple[int, bytes]:
+    """`error` in OpenAI's `{"error": {message, type, param, code}}` envelope, and its status."""
+    if isinstance(error, OpenAIStyleError):
+        return error.status, error.body()
+    status = error.openai_status or error.status
+    body = {
+        "message": error.openai_message or error.message, "type": openai_type(status), "param": error.param,
+        "code": error.openai_code,
+    }
+    return status, orjson.dumps({"error": body})

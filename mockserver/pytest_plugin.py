@@ -6,8 +6,11 @@
         dwsim.advance(3600)                            # an hour passes, instantly
 
 Options: `--target asgi|http|live` or a comma-separated list (env `DWSIM_TARGET`, default `asgi,http`):
-every test using `dwsim` (or `target`) runs once per target. The ini option `dwsim_flags` passes
-command-line flags to the simulators started (the clock is manual unless the flags say otherwise).
+every test using `dwsim` (or `target`) runs once per target. `--profile doubleword|openai` or a list
+(env `DWSIM_PROFILE`, ini `dwsim_profiles`, default `doubleword`): and once per API profile; a test
+marked `@pytest.mark.profile("openai")` runs only under the profiles it names (live plays only
+`doubleword`). The ini option `dwsim_flags` passes command-line flags to the simulators started (the
+clock is manual unless the flags say otherwise).
 """
 
 from __future__ import annotations
@@ -35,11 +38,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--record", default=None, metavar="FILE",
                      help="write what each test's HTTP calls saw (shapes, statuses, headers) to FILE; "
                      "compare two records with `python -m mockserver.drift A B`")
+    parser.addoption(
+        "--profile", default=os.environ.get("DWSIM_PROFILE"),
+        help="which API the simulator plays: doubleword, openai, or a comma-separated list (default: the "
+        "dwsim_profiles ini option, else doubleword)",
+    )
     parser.addini("dwsim_flags", "command-line flags for the simulators the dwsim fixture starts", default="")
+    parser.addini("dwsim_profiles", "the profiles tests run under (comma-separated)", default="doubleword")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "simulator_only(reason): needs the simulator's control API; skipped on live")
+    config.addinivalue_line("markers", "profile(*names): run only under these API profiles (doubleword, openai)")
 
 
 _recorder: Recorder | None = None
@@ -65,8 +75,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     used = [name for name in TARGET_FIXTURES if name in metafunc.fixturenames]
     if used:
-        names = [n.strip() for n in metafunc.config.getoption("--target").split(",") if n.strip()]
-        metafunc.parametrize("_dwsim_name", names, indirect=True, scope="session")
+        config = metafunc.config
+        names = [n.strip() for n in config.getoption("--target").split(",") if n.strip()]
+        chosen = config.getoption("--profile") or str(config.getini("dwsim_profiles"))
+        profiles = [p.strip() for p in chosen.split(",") if p.strip()]
+        marker = metafunc.definition.get_closest_marker("profile")
+        if marker is not None:
+            profiles = [p for p in profiles if p in marker.args]
+        combos = [n if p == "doubleword" else f"{n}-{p}" for p in profiles for n in names
+                  if n != "live" or p == "doubleword"]
+        metafunc.parametrize("_dwsim_name", combos, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +102,10 @@ def dwsim(request: pytest.FixtureRequest, _dwsim_name: str) -> Iterator[Target]:
     `client(key)`, `advance(seconds)`, `control(method, path)` for the `/_mock` API."""
     if _dwsim_name not in _running:
         flags = shlex.split(str(request.config.getini("dwsim_flags")))
-        _running[_dwsim_name] = make_target(_dwsim_name, flags)
+        name, _, profile = _dwsim_name.partition("-")
+        if profile:
+            flags += ["--profile", profile]
+        _running[_dwsim_name] = make_target(name, flags)
         if _recorder is not None:
             _running[_dwsim_name].response_hooks.append(_recorder.hook)
         request.config.add_cleanup(_running[_dwsim_name].close)

@@ -97,3 +97,63 @@ def batch_object(view: BatchView, *, with_context: bool) -> dict[str, Any]:
     obj["metadata"] = metadata
     obj["dwext"] = {"source": "api"}
     return obj
+
+
+# -- the OpenAI profile: every key present, null when unset ---------------------------------------
+def openai_file_object(row: FileRow, size: int) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "object": "file",
+        "bytes": size,
+        "created_at": int(row.created_at),
+        "expires_at": row.expires_at,
+        "filename": row.filename,
+        "purpose": "batch_output" if row.kind != "input" else (row.purpose or "batch"),
+        "status": "processed",
+        "status_details": None,
+    }
+
+
+def _stamp(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def openai_batch_object(view: BatchView) -> dict[str, Any]:
+    """OpenAI's Batch: result file ids once the batch has ended (and only for a non-empty file),
+    `errors` from validation, `model`, `usage` of the counted successes."""
+    row = view.row
+    done = view.finished
+    errors = None if row.errors is None else {"object": "list", "data": _parsed(row.errors)["data"]}
+    usage = None
+    if view.usage is not None:
+        prompt, completion = view.usage
+        usage = {
+            "input_tokens": prompt, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": completion,
+            "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": prompt + completion,
+        }
+    metadata = _parsed(row.metadata) or None
+    return {
+        "id": row.id,
+        "object": "batch",
+        "endpoint": row.endpoint,
+        "model": row.model,
+        "errors": errors,
+        "input_file_id": row.input_file_id,
+        "completion_window": row.completion_window,
+        "status": view.status,
+        "output_file_id": row.output_file_id if done and view.completed else None,
+        "error_file_id": row.error_file_id if done and (view.failed or view.expired_requests) else None,
+        "created_at": int(row.created_at),
+        "in_progress_at": _stamp(view.in_progress_at),
+        "expires_at": int(row.expires_at),
+        "finalizing_at": _stamp(view.finalizing_at),
+        "completed_at": _stamp(view.completed_at),
+        "failed_at": _stamp(view.failed_at),
+        "expired_at": _stamp(view.expired_at if view.status == "expired" else None),
+        "cancelling_at": _stamp(row.cancelled_at),
+        "cancelled_at": _stamp(view.cancelled_at),
+        "request_counts": {"total": row.total if view.status != "validating" else 0, "completed": view.completed,
+                           "failed": view.failed},
+        "usage": usage,
+        "metadata": dict(metadata) if metadata else None,
+    }

@@ -94,6 +94,7 @@ class Settings:
     # identity and randomness
     api_keys: tuple[str, ...] = ()  # empty: any Bearer key is accepted, each key its own user
     seed: int | None = None
+    profile: str = "doubleword"  # "doubleword" (the live service) or "openai" (see mockserver/profile.py)
     expiry: str = "live"  # "live": batches never expire; "openai": unfinished at expires_at -> expired
     control_token: str | None = None  # when set, the control API wants `Authorization: Bearer <token>`
     # timing model of the simulated batch engine (api-notes "Decisions")
@@ -101,6 +102,9 @@ class Settings:
     latency_min: float = 0.2
     latency_max: float = 2.0
     concurrency_per_model: int = 32
+    # OpenAI profile only: how long `finalizing` and `cancelling` last
+    finalize_delay: float = 2.0
+    cancel_delay: float = 5.0
 
     def model(self, name: str) -> ModelSpec | None:
         for spec in self.models:

@@ -49,7 +49,9 @@ CREATE TABLE IF NOT EXISTS batches (
     error_file_id TEXT,
     cancelled_at REAL,
     scheduled INTEGER NOT NULL DEFAULT 0,
-    deleted INTEGER NOT NULL DEFAULT 0
+    deleted INTEGER NOT NULL DEFAULT 0,
+    errors TEXT,                     -- OpenAI profile: JSON list of the input file's validation errors
+    model TEXT                       -- OpenAI profile: the one model of the input file
 );
 CREATE INDEX IF NOT EXISTS batches_by_owner ON batches (owner, deleted, created_at, id);
 CREATE TABLE IF NOT EXISTS requests (
@@ -112,6 +114,8 @@ class BatchRow:
     cancelled_at: float | None
     scheduled: bool
     deleted: bool
+    errors: str | None = None
+    model: str | None = None
 
 
 _BATCH_FIELDS = tuple(f.name for f in fields(BatchRow))
@@ -151,6 +155,10 @@ class Store:
         self.db = self._connect(autocommit=True)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(batches)")}
+        for added in ("errors", "model"):  # data folders written before these columns existed
+            if added not in columns:
+                self.db.execute(f"ALTER TABLE batches ADD COLUMN {added} TEXT")
 
     def _connect(self, autocommit: bool = False) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None if autocommit else "DEFERRED", timeout=30,
@@ -275,7 +283,9 @@ class Store:
         self.db.execute(f"UPDATE batches SET {assignments} WHERE id = ?", (*changes.values(), batch_id))
 
     # -- requests of a batch --------------------------------------------------------------------
-    def save_requests(self, batch_id: str, rows: list[tuple[Any, ...]], mark_scheduled: bool) -> None:
+    def save_requests(
+        self, batch_id: str, rows: list[tuple[Any, ...]], mark_scheduled: bool, **changes: Any
+    ) -> None:
         """Insert or replace request rows (batch_id first in each) in one transaction, on a connection
         of its own: this runs in a worker thread, so a large plan never holds up the event loop."""
         db = self._connect()
@@ -287,7 +297,11 @@ class Store:
                     rows,
                 )
                 if mark_scheduled:
-                    db.execute("UPDATE batches SET scheduled = 1 WHERE id = ?", (batch_id,))
+                    changes["scheduled"] = 1
+                if changes:
+                    assert set(changes) <= set(_BATCH_FIELDS), changes
+                    assignments = ", ".join(f"{key} = ?" for key in changes)
+                    db.execute(f"UPDATE batches SET {assignments} WHERE id = ?", (*changes.values(), batch_id))
             self._batches.pop(batch_id, None)
         finally:
             db.close()

@@ -54,6 +54,7 @@ class Target:
     limits: Limits
     base_url: str  # ends with /v1
     is_simulator = True
+    profile = "doubleword"  # the API the target plays (`--profile`); live is always doubleword
 
     def _transport_client(self, headers: dict[str, str]) -> httpx.Client:
         raise NotImplementedError
@@ -273,10 +274,15 @@ class LiveTarget(Target):
 def make_target(name: str, flags: Sequence[str] = ()) -> Target:
     """`asgi` (in-process), `http` (a child process) or `live`; `flags` are the simulator's command-line
     flags (the clock is always manual unless the flags say otherwise)."""
+    made: Target
     if name == "asgi":
-        return AsgiTarget(flags)
-    if name == "http":
-        return HttpTarget(flags)
-    if name == "live":
+        made = AsgiTarget(flags)
+    elif name == "http":
+        made = HttpTarget(flags)
+    elif name == "live":
         return LiveTarget()
-    raise ValueError(f"unknown target {name!r}; choose asgi, http or live")
+    else:
+        raise ValueError(f"unknown target {name!r}; choose asgi, http or live")
+    if "--profile" in flags:
+        made.profile = flags[list(flags).index("--profile") + 1]
+    return made

@@ -27,6 +27,8 @@ import pytest
 
 from mockserver.testing import HttpTarget
 
+pytestmark = pytest.mark.profile("doubleword")  # Doubleword's own behaviour (OpenAI's: test_openai_profile.py)
+
 if os.environ.get("CI"):  # in CI the browser test must run, not skip
     import websockets.sync.client as websockets_sync
 else:

@@ -21,6 +21,8 @@ from contract_tests.lifecycle import run_to_end
 from contract_tests.targets import CHAT_MODEL
 from mockserver.testing import AsgiTarget, HttpTarget, Target
 
+pytestmark = pytest.mark.profile("doubleword")  # Doubleword's own behaviour (OpenAI's: test_openai_profile.py)
+
 FLAGS = ["--seed", "11"]
 
 

@@ -11,7 +11,7 @@ from mockserver.api.common import backend, caller, content_response, int_param, 
 from mockserver.domain.nesting import too_deep
 from mockserver.domain.status import BatchView
 from mockserver.errors import BadRequest, UnsupportedMediaType
-from mockserver.render import batch_object, list_object
+from mockserver.render import list_object
 
 
 async def json_body(request: Request) -> object:
@@ -29,15 +29,16 @@ async def json_body(request: Request) -> object:
     return payload
 
 
-def _batch(view: BatchView, status: int = 200) -> Response:
-    return json_response(batch_object(view, with_context=True), status=status)
+def _batch(request: Request, view: BatchView) -> Response:
+    return json_response(backend(request).profile.render_batch(view, True))
 
 
 async def create_batch(request: Request) -> Response:
     user = caller(request)
     payload = await json_body(request)
-    view = await backend(request).batches.create(user.id, user.email, payload)
-    return json_response(batch_object(view, with_context=False), status=201)
+    sim = backend(request)
+    view = await sim.batches.create(user.id, user.email, payload)
+    return json_response(sim.profile.render_batch(view, False), status=sim.profile.create_status)
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -56,18 +57,19 @@ async def list_batches(request: Request) -> Response:
         user.id, after=q.get("after"), limit=int_param(request, "limit"), status=q.get("status"),
         search=q.get("search"), active_first=_flag(request, "active_first"),
     )
-    return json_response(list_object(page.items, page.has_more, lambda v: batch_object(v, with_context=True)))
+    render_batch = backend(request).profile.render_batch
+    return json_response(list_object(page.items, page.has_more, lambda v: render_batch(v, True)))
 
 
 async def get_batch(request: Request) -> Response:
     sim = backend(request)
     user = sim.users.from_authorization(request.headers.get("authorization"))
-    return _batch(await sim.batches.get(user.id, request.path_params["batch_id"]))
+    return _batch(request, await sim.batches.get(user.id, request.path_params["batch_id"]))
 
 
 async def cancel_batch(request: Request) -> Response:
     user = caller(request)
-    return _batch(await backend(request).batches.cancel(user.id, request.path_params["batch_id"]))
+    return _batch(request, await backend(request).batches.cancel(user.id, request.path_params["batch_id"]))
 
 
 async def delete_batch(request: Request) -> Response:
@@ -93,7 +95,7 @@ async def batch_analytics(request: Request) -> Response:
 
 async def retry_batch(request: Request) -> Response:
     user = caller(request)
-    return _batch(await backend(request).batches.retry(user.id, request.path_params["batch_id"]))
+    return _batch(request, await backend(request).batches.retry(user.id, request.path_params["batch_id"]))
 
 
 async def retry_requests(request: Request) -> Response:
@@ -101,15 +103,17 @@ async def retry_requests(request: Request) -> Response:
     batches = backend(request).batches
     batches.check_batch_id(request.path_params["batch_id"])
     payload = await json_body(request)
-    return _batch(await batches.retry_requests(user.id, request.path_params["batch_id"], payload))
+    return _batch(request, await batches.retry_requests(user.id, request.path_params["batch_id"], payload))
 
 
 routes = [
     Route("/batches/{batch_id}", get_batch, methods=["GET"]),  # first: clients poll it
     Route("/batches", create_batch, methods=["POST"]),
     Route("/batches", list_batches, methods=["GET"]),
-    Route("/batches/{batch_id}", delete_batch, methods=["DELETE"]),
     Route("/batches/{batch_id}/cancel", cancel_batch, methods=["POST"]),
+]
+extension_routes = [  # Doubleword's own (not served under the OpenAI profile)
+    Route("/batches/{batch_id}", delete_batch, methods=["DELETE"]),
     Route("/batches/{batch_id}/results", batch_results, methods=["GET"]),
     Route("/batches/{batch_id}/analytics", batch_analytics, methods=["GET"]),
     Route("/batches/{batch_id}/retry", retry_batch, methods=["POST"]),

@@ -9,7 +9,7 @@ from starlette.routing import Route
 from mockserver.api.common import backend, caller, content_response, int_param, json_response
 from mockserver.api.multipart import receive_upload
 from mockserver.errors import BadRequest
-from mockserver.render import file_deleted, file_object, list_object
+from mockserver.render import file_deleted, list_object
 from mockserver.store import FileRow
 
 
@@ -34,7 +34,8 @@ async def upload_file(request: Request) -> Response:
         except BaseException:
             upload.abort()
             raise
-    return json_response(file_object(row, row.bytes, email=None), status=201)
+    profile = sim.profile
+    return json_response(profile.render_file(row, row.bytes, None), status=profile.create_status)
 
 
 
@@ -50,9 +51,10 @@ async def list_files(request: Request) -> Response:
         search=q.get("search"),
     )
     files = backend(request).files
+    render_file = backend(request).profile.render_file
 
     def render(row: FileRow) -> dict[str, object]:
-        return file_object(row, files.size(row), email=user.email)
+        return render_file(row, files.size(row), user.email)
 
     return json_response(list_object(page.items, page.has_more, render))
 
@@ -61,7 +63,7 @@ async def get_file(request: Request) -> Response:
     user = caller(request)
     files = backend(request).files
     row = files.get(user.id, request.path_params["file_id"])
-    return json_response(file_object(row, files.size(row), email=user.email))
+    return json_response(backend(request).profile.render_file(row, files.size(row), user.email))
 
 
 async def delete_file(request: Request) -> Response:
@@ -96,5 +98,7 @@ routes = [
     Route("/files/{file_id}", get_file, methods=["GET"]),
     Route("/files/{file_id}", delete_file, methods=["DELETE"]),
     Route("/files/{file_id}/content", file_content, methods=["GET"]),
+]
+extension_routes = [  # Doubleword's own (not served under the OpenAI profile)
     Route("/files/{file_id}/cost-estimate", cost_estimate, methods=["GET"]),
 ]

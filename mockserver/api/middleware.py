@@ -95,10 +95,11 @@ class FaultsAndJournal:
             if rule is not None and rule.status is not None:
                 fault = f"status {rule.status}"
                 error = fault_error(rule)
-                headers = [(b"content-type", error.content_type.encode())]
+                code, body, content_type = backend.profile.render_error(error)
+                headers = [(b"content-type", content_type.encode())]
                 headers += [(k.encode(), v.encode()) for k, v in error.headers.items()]
-                await recording_send({"type": "http.response.start", "status": error.status, "headers": headers})
-                await send({"type": "http.response.body", "body": error.body()})
+                await recording_send({"type": "http.response.start", "status": code, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
                 return
             if rule is not None and rule.truncate is not None:
                 fault = f"truncate {rule.truncate} bytes"

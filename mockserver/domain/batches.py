@@ -25,13 +25,15 @@ import orjson
 from mockserver.domain.faults import Faults
 from mockserver.domain.files import Content, FileService, raw_lines
 from mockserver.domain.model import SimulatedModel
+from mockserver.domain.openai_validation import check_file
 from mockserver.domain.paging import Page, canonical_uuid, clamp_limit, clamp_skip, is_uuid
 from mockserver.domain.realtime import model_not_found
-from mockserver.domain.result_lines import error_line, expired_line, failure_reason, output_line
+from mockserver.domain.result_lines import error_line, expired_line, failure_reason, http_failure_line, output_line
 from mockserver.domain.schedule import Attempt, Planned, Timing, latency, plan_each
-from mockserver.domain.status import ACTIVE, BatchView, Ends, derive, visible_bytes
+from mockserver.domain.status import ACTIVE, BatchView, Ends, visible_bytes
 from mockserver.domain.validation import normalised_body
 from mockserver.errors import BadRequest, Forbidden, NotFound, PaymentRequired, TooManyRequests, Unprocessable
+from mockserver.profile import profile_of
 from mockserver.settings import Settings
 from mockserver.store import BatchRow, FileRow, Store
 
@@ -90,6 +92,7 @@ class BatchService:
         self.model = model
         self.new_id = new_id
         self.now = now
+        self.profile = profile_of(settings)
         self.timing = Timing(settings.latency_min, settings.latency_max, settings.concurrency_per_model)
         self._ends: dict[str, Ends] = {}
         self._planning: dict[str, asyncio.Task[None]] = {}
@@ -99,16 +102,15 @@ class BatchService:
     # -- create -----------------------------------------------------------------------------------
     async def create(self, owner: str, email: str, payload: Any) -> BatchView:
         req = parse_create(payload)
-        window = self.settings.window_seconds(req.completion_window)
+        windows = self.profile.windows(self.settings)
+        window = dict(windows).get(req.completion_window)
         if window is None:
-            allowed = ", ".join(w for w, _ in self.settings.completion_windows)
-            raise BadRequest(f"Unsupported completion_window. Allowed values: {allowed}")
+            allowed = ", ".join(w for w, _ in windows)
+            raise BadRequest(f"Unsupported completion_window. Allowed values: {allowed}", param="completion_window")
         if req.endpoint not in self.settings.allowed_url_paths:
             supported = ", ".join(self.settings.allowed_url_paths)
-            raise BadRequest(f"Unsupported endpoint '{req.endpoint}'. Supported: {supported}")
-        input_id = canonical_uuid(req.input_file_id)
-        if input_id is None:
-            raise BadRequest("Invalid input_file_id format")
+            raise BadRequest(f"Unsupported endpoint '{req.endpoint}'. Supported: {supported}", param="endpoint")
+        input_id = self.profile.ids.require("file", req.input_file_id, "Invalid input_file_id format")
         limits = self.faults.scenario.limits
         if limits.negative_balance:
             raise PaymentRequired("Account balance too low. Please add credits to continue.")
@@ -116,19 +118,28 @@ class BatchService:
         if source is None or source.deleted:
             raise NotFound("File", req.input_file_id)
         if source.owner != owner:
+            if not self.profile.foreign_file_forbidden:
+                raise NotFound("File", req.input_file_id)
             raise Forbidden(f"Insufficient permissions to Create batch using file {req.input_file_id}")
-        if limits.model_capacity:
-            self._check_capacity(source, req.completion_window, limits.model_capacity)
-        metadata = {k: v for k, v in req.metadata.items() if not _is_reserved(k)}
-        metadata |= {"request_source": "api", "created_by_email": email}
+        if self.profile.openai:
+            metadata = _openai_metadata(req.metadata, source)
+        else:
+            if limits.model_capacity:
+                self._check_capacity(source, req.completion_window, limits.model_capacity)
+            metadata = {k: v for k, v in req.metadata.items() if not _is_reserved(k)}
+            metadata |= {"request_source": "api", "created_by_email": email}
         now = self.now()
-        batch_id = self.new_id()
+
+        def new_file_id() -> str:
+            return self.profile.ids.new("file", self.new_id())
+
+        batch_id = self.profile.ids.new("batch", self.new_id())
         total = source.line_count if source.kind == "input" else 0
         row = BatchRow(
             id=batch_id, owner=owner, input_file_id=source.id, source_file_id=source.id, endpoint=req.endpoint,
             completion_window=req.completion_window, metadata=orjson.dumps(metadata).decode(), created_at=now,
             ready_at=now + self.settings.validation_delay, expires_at=now + window, total=total,
-            output_file_id=self.new_id(), error_file_id=self.new_id(), cancelled_at=None, scheduled=False,
+            output_file_id=new_file_id(), error_file_id=new_file_id(), cancelled_at=None, scheduled=False,
             deleted=False,
         )
         with self.store.transaction():
@@ -141,7 +152,7 @@ class BatchService:
                     bytes=0, created_at=now, expires_at=None, line_count=0, batch_id=batch_id, deleted=False,
                 ))
         self.start_planning(row)
-        return derive(row, self._empty, now)
+        return self.profile.derive(row, self._empty, now, self.settings)
 
     _empty = Ends([], [], [], [])
 
@@ -192,6 +203,17 @@ class BatchService:
     def _plan_and_save(
         self, row: BatchRow, blob: Path, spans: array[int], indices: Sequence[int] | None, ready_at: float
     ) -> None:
+        if self.profile.openai and indices is None:  # OpenAI checks the file when the batch validates
+            models = {m.name: m.kind for m in self.settings.models}
+            checked = check_file(raw_lines(blob, spans, range(len(spans) // 2)), row.endpoint, models,
+                                 self.settings.max_requests_per_file)
+            if checked.errors:
+                errors = orjson.dumps({"data": checked.errors}).decode()
+                self.store.save_requests(row.id, [], mark_scheduled=True, errors=errors, total=0)
+                return
+            rows = self._plan_rows(row, blob, spans, indices, ready_at)
+            self.store.save_requests(row.id, rows, mark_scheduled=True, model=checked.model)
+            return
         rows = self._plan_rows(row, blob, spans, indices, ready_at)
         self.store.save_requests(row.id, rows, mark_scheduled=indices is None)
 
@@ -237,8 +259,10 @@ class BatchService:
             draw = draws[i] if n == 0 else random.Random(f"{seed}:{row.id}:{i}:{n}").random()
             return latency(draw, self.timing, sizes[i])
 
+        keep_response = self.profile.http_failures_keep_response
+
         def finish(p: Planned) -> tuple[Any, ...]:
-            return self._request_row(row.id, p, custom_ids[p.index], models[p.index])
+            return self._request_row(row.id, p, custom_ids[p.index], models[p.index], keep_response)
 
         try:
             return plan_each(models, ready_at, row.expires_at, self.timing, attempt, duration, finish, indices)
@@ -246,13 +270,16 @@ class BatchService:
             source.close()
 
     @staticmethod
-    def _request_row(batch_id: str, p: Planned, custom_id: str, model: str) -> tuple[Any, ...]:
+    def _request_row(batch_id: str, p: Planned, custom_id: str, model: str, keep_response: bool) -> tuple[Any, ...]:
         request_id = request_uuid(batch_id, p.index)
         usage = p.final.body.get("usage", {}) if isinstance(p.final.body, dict) else {}
         prompt = int(usage.get("prompt_tokens", usage.get("input_tokens", 0)) or 0)
         completion = int(usage.get("completion_tokens", usage.get("output_tokens", 0)) or 0)
+        upstream_id = f"req_{request_id.replace('-', '')}" if keep_response else None
         if p.succeeded:
-            line = output_line(request_id, custom_id, p.final.status, p.final.body)
+            line = output_line(request_id, custom_id, p.final.status, p.final.body, upstream_id)
+        elif keep_response and p.final.failure is None:  # OpenAI: an HTTP failure keeps its response
+            line = http_failure_line(request_id, custom_id, p.final.status, p.final.body, upstream_id)
         else:
             line = error_line(request_id, custom_id, failure_reason(p.final))
         return (batch_id, p.index, request_id, custom_id, model, p.start, p.end, int(p.succeeded), line,
@@ -281,7 +308,25 @@ class BatchService:
         return cached
 
     def view(self, row: BatchRow) -> BatchView:
-        return derive(row, self.ends(row.id), self.now(), self.settings.expiry == "openai")
+        view = self.profile.derive(row, self.ends(row.id), self.now(), self.settings)
+        if self.profile.openai and view.completed:
+            _, prompt, completion, _ = self.store.token_totals(row.id, view.cut)
+            view = replace(view, usage=(prompt, completion))
+        elif self.profile.openai:
+            view = replace(view, usage=(0, 0))
+        return view
+
+    def visible(self, row: FileRow) -> bool:
+        """A result file is visible from creation (Doubleword), or once its batch has ended and only if
+        it has lines (OpenAI)."""
+        if not self.profile.results_on_finish:
+            return True
+        batch = self.store.get_batch(row.batch_id or "")
+        if batch is None or batch.deleted:
+            return False
+        view = self.view(batch)
+        lines = view.completed if row.kind == "output" else view.failed + view.expired_requests
+        return view.finished and lines > 0
 
     async def get(self, owner: str, batch_id: str) -> BatchView:
         row = self._owned(owner, batch_id)
@@ -293,9 +338,7 @@ class BatchService:
         return self.view(row)
 
     def _owned(self, owner: str, batch_id: str) -> BatchRow:
-        canonical = canonical_uuid(batch_id)
-        if canonical is None:
-            raise BadRequest("Invalid batch ID format")
+        canonical = self.profile.ids.require("batch", batch_id, "Invalid batch ID format")
         row = self.store.get_batch(canonical)
         if row is None or row.deleted or row.owner != owner:
             raise NotFound("Batch", batch_id)
@@ -305,6 +348,8 @@ class BatchService:
         self, owner: str, *, after: str | None, limit: int | None, status: str | None, search: str | None,
         active_first: bool,
     ) -> Page[BatchView]:
+        if self.profile.openai:  # OpenAI's list has no filters: unknown parameters are ignored
+            status, search, active_first = None, None, False
         if status is not None and status not in STATUS_FILTERS:
             raise BadRequest(
                 f"Unknown batch status filter: '{status}'. Valid values: {', '.join(STATUS_FILTERS)}"
@@ -335,6 +380,10 @@ class BatchService:
         row = self._owned(owner, batch_id)
         batch_id = row.id  # the canonical spelling
         await self.settled(batch_id)
+        if self.profile.refuse_cancel_when_finished:
+            status = self.view(self._owned(owner, batch_id)).status
+            if status in ("completed", "failed", "expired", "cancelled"):
+                raise BadRequest(f"Cannot cancel a batch with status '{status}'.")
         if row.cancelled_at is None:
             self.store.update_batch(batch_id, cancelled_at=self.now())
         return self.view(self._owned(owner, batch_id))
@@ -573,3 +622,18 @@ def _bodies_at(blob: Path, spans: array[int], indices: list[int]) -> dict[int, A
 
 def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
+
+
+def _openai_metadata(metadata: dict[str, str], source: FileRow) -> dict[str, str]:
+    """OpenAI's checks: at most 16 pairs, keys up to 64 characters, values up to 512; and a batch
+    needs a file uploaded with purpose `batch`."""
+    if len(metadata) > 16:
+        raise BadRequest("Invalid 'metadata': too many properties. Expected an object with at most 16 properties.",
+                         param="metadata")
+    for key, value in metadata.items():
+        if len(key) > 64 or len(value) > 512:
+            raise BadRequest("Invalid 'metadata': keys may have at most 64 characters and values at most 512.",
+                             param="metadata")
+    if source.kind != "input" or source.purpose != "batch":
+        raise BadRequest(f"File {source.id} was not uploaded with purpose 'batch'.", param="input_file_id")
+    return metadata

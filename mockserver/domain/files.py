@@ -18,10 +18,11 @@ from typing import Any, Protocol
 import orjson
 
 from mockserver.domain.ids import IdSource
-from mockserver.domain.paging import Page, canonical_uuid, clamp_limit, clamp_skip
+from mockserver.domain.paging import Page, clamp_limit, clamp_skip
 from mockserver.domain.upload import Upload
 from mockserver.domain.validation import LineRules, normalised_body, normalised_line
 from mockserver.errors import BadRequest, NotFound, PayloadTooLarge, TooManyRequests
+from mockserver.profile import profile_of
 from mockserver.settings import Settings
 from mockserver.store import FileRow, Store
 
@@ -44,6 +45,10 @@ class VirtualContent(Protocol):
 
     def size(self, row: FileRow) -> int: ...
 
+    def visible(self, row: FileRow) -> bool:
+        """Whether clients can see a result file yet (the OpenAI profile hides them until the batch ends)."""
+        ...
+
 
 class FileService:
     def __init__(self, store: Store, settings: Settings, ids: IdSource, now: Callable[[], float]) -> None:
@@ -51,6 +56,7 @@ class FileService:
         self.settings = settings
         self.ids = ids
         self.now = now
+        self.profile = profile_of(settings)
         self.virtual: VirtualContent | None = None
         self.on_delete: Callable[[str], None] | None = None  # the batch engine's cascade
         self._uploads = 0
@@ -83,7 +89,8 @@ class FileService:
             self.store,
             self.rules,
             owner=owner,
-            file_id=self.ids.uuid(),
+            file_id=self.profile.ids.new("file", self.ids.uuid()),
+            check_lines=self.profile.lines_checked_at_upload,
             max_file_size=self.settings.max_file_size,
             max_requests=self.settings.max_requests_per_file,
             default_ttl=self.settings.input_file_ttl,
@@ -92,13 +99,14 @@ class FileService:
 
     # -- read -------------------------------------------------------------------------------------
     def get(self, owner: str, file_id: str) -> FileRow:
-        canonical = canonical_uuid(file_id)
-        if canonical is None:
-            raise BadRequest("Invalid file ID format")
+        canonical = self.profile.ids.require("file", file_id, "Invalid file ID format")
         row = self.store.get_file(canonical)
-        if row is None or row.deleted or row.owner != owner:
+        if row is None or row.deleted or row.owner != owner or not self._visible(row):
             raise NotFound("File", file_id)
         return row
+
+    def _visible(self, row: FileRow) -> bool:
+        return row.kind == "input" or self.virtual is None or self.virtual.visible(row)
 
     def list_files(
         self,
@@ -113,14 +121,19 @@ class FileService:
         if order not in ("asc", "desc"):
             raise BadRequest("Order must be 'asc' or 'desc'")
         cursor = None
-        after_id = None if after is None else canonical_uuid(after)
+        after_id = None if after is None else self.profile.ids.parse("file", after)
         if after_id is not None:
             found = self.store.get_file(after_id)
             cursor = found if found is not None and found.owner == owner else None
-        size = clamp_limit(limit)
-        rows = self.store.list_files(
-            owner, after=cursor, limit=size + 1, descending=order == "desc", purpose=purpose, search=search
-        )
+        if self.profile.results_on_finish:  # hidden result files: filter, then cut the page
+            size = clamp_limit(limit, default=10_000, most=10_000)
+            rows = [r for r in self.store.list_files(owner, after=cursor, limit=-1, descending=order == "desc",
+                                                     purpose=purpose, search=search) if self._visible(r)]
+        else:
+            size = clamp_limit(limit)
+            rows = self.store.list_files(
+                owner, after=cursor, limit=size + 1, descending=order == "desc", purpose=purpose, search=search
+            )
         return Page(rows[:size], has_more=len(rows) > size)
 
     def delete(self, owner: str, file_id: str) -> FileRow:
@@ -145,6 +158,8 @@ class FileService:
             if self.virtual is None:
                 return Content(b"", incomplete=False, last_line=None)
             return self.virtual.content(row, start, size, search)
+        if not self.profile.lines_checked_at_upload:  # OpenAI: the file as uploaded, whatever it holds
+            return Content(self.store.blob_path(row.id).read_bytes(), incomplete=False, last_line=None)
         spans = self.store.file_spans(row.id)
         indices: Sequence[int] = range(row.line_count)
         if search:

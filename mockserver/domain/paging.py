@@ -18,8 +18,8 @@ MAX_LIMIT = 101
 DEFAULT_LIST_LIMIT = 20
 
 
-def clamp_limit(limit: int | None, default: int = DEFAULT_LIST_LIMIT) -> int:
-    return default if limit is None else max(1, min(MAX_LIMIT, limit))
+def clamp_limit(limit: int | None, default: int = DEFAULT_LIST_LIMIT, most: int = MAX_LIMIT) -> int:
+    return default if limit is None else max(1, min(most, limit))
 
 
 def clamp_skip(skip: int | None) -> int:

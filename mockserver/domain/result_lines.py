@@ -14,14 +14,20 @@ import orjson
 from mockserver.domain.schedule import Attempt, is_retriable
 
 
-def output_line(request_id: str, custom_id: str, status: int, body: Any) -> bytes:
+def output_line(request_id: str, custom_id: str, status: int, body: Any, upstream_id: str | None = None) -> bytes:
     item = {
         "id": f"batch_req_{request_id}",
         "custom_id": custom_id,
-        "response": {"status_code": status, "request_id": None, "body": body},
+        "response": {"status_code": status, "request_id": upstream_id, "body": body},
         "error": None,
     }
     return orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def http_failure_line(request_id: str, custom_id: str, status: int, body: Any, upstream_id: str | None) -> bytes:
+    """OpenAI's error-file line for a request that failed with an HTTP status: the response as it
+    came, `error` null (openai/openai-openapi#302)."""
+    return output_line(request_id, custom_id, status, body, upstream_id)
 
 
 def failure_reason(final: Attempt) -> dict[str, Any]:

@@ -16,7 +16,7 @@ Counts and files are cut at the cancel time, so nothing a client saw is ever tak
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mockserver.store import BatchRow
 
@@ -51,6 +51,13 @@ class BatchView:
     failed_at: float | None
     finalizing_at: float | None
     expired_requests: int = 0  # unfinished at expiry (OpenAI-style expiry only)
+    # OpenAI profile only
+    cancelled_at: float | None = None  # when `cancelling` ends
+    usage: tuple[int, int] | None = None  # input and output tokens of the counted successes
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in ACTIVE
 
     @property
     def expired_at(self) -> float | None:
@@ -118,3 +125,34 @@ def derive(row: BatchRow, ends: Ends, now: float, openai_expiry: bool = False) -
 
 def visible_bytes(cumulative: list[int], count: int) -> int:
     return cumulative[count - 1] if count > 0 else 0
+
+
+def derive_openai(row: BatchRow, ends: Ends, now: float, finalize_delay: float, cancel_delay: float) -> BatchView:
+    """OpenAI's status rules on the same schedule: a batch whose file failed validation (`row.errors`)
+    is `failed` once validation ends; counts stay 0 while validating; after the last request the
+    batch is `finalizing` for `finalize_delay`, then `completed` (even if every request failed); a
+    cancel makes it `cancelling` for `cancel_delay`, then `cancelled` (counts cut at the cancel); a
+    batch unfinished at `expires_at` is `expired`, its unfinished requests in the error file."""
+    view = derive(row, ends, now, openai_expiry=True)
+    cancelled = row.cancelled_at
+    if row.errors is not None and cancelled is None:
+        failed = now >= row.ready_at
+        return replace(view, status="failed" if failed else "validating", completed=0, failed=0,
+                       in_progress_at=None, completed_at=None, failed_at=row.ready_at if failed else None,
+                       finalizing_at=None)
+    if cancelled is not None:
+        done = cancelled + cancel_delay
+        started = view.in_progress_at is not None
+        return replace(view, status="cancelled" if now >= done else "cancelling",
+                       cancelled_at=done if now >= done else None, completed_at=None, failed_at=None,
+                       finalizing_at=None, in_progress_at=view.in_progress_at if started else None)
+    if view.status == "validating":
+        return replace(view, completed=0, failed=0)
+    if view.status in ("completed", "failed") and row.total > 0:
+        last = ends.last
+        assert last is not None
+        if now < last + finalize_delay:
+            return replace(view, status="finalizing", finalizing_at=last, completed_at=None, failed_at=None)
+        return replace(view, status="completed", finalizing_at=last, completed_at=last + finalize_delay,
+                       failed_at=None)
+    return view

@@ -123,6 +123,9 @@ def _write_all(fd: int, buffers: list[bytes]) -> int:
     return total
 
 
+OPENAI_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+
+
 class Upload:
     def __init__(
         self,
@@ -131,6 +134,7 @@ class Upload:
         *,
         owner: str,
         file_id: str,
+        check_lines: bool = True,
         max_file_size: int,
         max_requests: int,
         default_ttl: int,
@@ -139,6 +143,7 @@ class Upload:
         self._store = store
         self._rules = rules
         self._quick = quick_check(rules)
+        self._check_lines = check_lines  # False (OpenAI profile): any JSONL; lines are checked per batch
         self.owner = owner
         self.file_id = file_id
         self._max_size = max_file_size
@@ -160,6 +165,12 @@ class Upload:
     # -- simple fields ----------------------------------------------------------------------------
     def field(self, name: str, value: str) -> None:
         if name == "purpose":
+            if not self._check_lines and value in OPENAI_PURPOSES:
+                self.purpose = value
+                return
+            if not self._check_lines:
+                raise BadRequest(f"Invalid purpose '{value}'.", param="purpose", openai_message=(
+                    f"'{value}' is not one of {list(OPENAI_PURPOSES)} - 'purpose'"))
             if value.lower() != "batch":
                 raise BadRequest(f"Invalid purpose '{value}'. Only 'batch' is supported.")
             self.purpose = value
@@ -198,7 +209,7 @@ class Upload:
             start = self._offset
             self._lines([last])
             self._offset = start + len(last)  # no newline after it
-        if self.lines == 0:
+        if self.lines == 0 and self._check_lines:
             raise BadRequest("File contains no valid request templates")
 
     def _lines(self, lines: list[bytes]) -> None:
@@ -206,6 +217,15 @@ class Upload:
         quick, spans, max_requests = self._quick, self.spans, self._max_requests
         n = self.lines
         start = self._offset
+        if not self._check_lines:
+            for line in lines:
+                if line.strip():
+                    n += 1
+                    spans.append(start)
+                    spans.append(start + len(line))
+                start += len(line) + 1
+            self.lines, self._offset = n, start
+            return
         for line in lines:
             end = start + len(line)
             stripped = line.strip()
@@ -246,6 +266,8 @@ class Upload:
     def commit(self) -> FileRow:
         if not self._seen_file:
             raise BadRequest("No file field found in multipart upload")
+        if not self._check_lines:
+            self._check_openai_upload()
         assert self._out is not None
         out, self._out = self._out, None
         out.close()
@@ -267,6 +289,12 @@ class Upload:
         self._store.keep_blob(self._temp, self.file_id)
         self._store.insert_file(row, self.spans)
         return row
+
+    def _check_openai_upload(self) -> None:
+        if self.purpose is None:
+            raise BadRequest("Missing required parameter: 'purpose'.", param="purpose")
+        if self.purpose == "batch" and not (self.filename or "").endswith(".jsonl"):
+            raise BadRequest("Invalid file format for Batch API. Must be .jsonl")
 
     def abort(self) -> None:
         if self._out is not None:
