@@ -353,3 +353,22 @@ def test_failure_reasons_are_decoded() -> None:
     assert present.line_of("Invalid JSON on line 3: expected value at line 1 column 1") == 3
     assert present.line_of("File contains no valid request templates") is None
     assert present.relative(100, 40) == "in 1 min" and present.relative(40, 100) == "1 min ago"
+
+
+def test_the_console_serves_the_openai_profile() -> None:
+    """Under `--profile openai` any JSONL is stored, so the console's pages must cope with files whose
+    lines are not requests and with batches that failed validation."""
+    openai_sim = AsgiTarget(["--profile", "openai", "--seed", "5"])
+    try:
+        c = console(openai_sim)
+        junk = upload_page(c, b"not json\n").json()["file"]["id"]
+        good = upload_page(c, jsonl(chat_line("a"), chat_line("b", temperature=9))).json()["file"]["id"]
+        assert junk.startswith("file-") and good.startswith("file-")
+        ran, refused = create(c, good), create(c, junk)
+        openai_sim.advance(100)
+        for path in ("/files", "/batches", f"/batches/{ran}", f"/batches/{refused}"):
+            assert c.get(C + path).status_code == 200, path
+        assert "completed" in c.get(f"{C}/batches/{ran}").text
+        assert "failed" in c.get(f"{C}/batches/{refused}").text
+    finally:
+        openai_sim.close()

@@ -180,10 +180,17 @@ class FileService:
         return self._requests(row.id, spans, range(row.line_count))
 
     def _requests(self, file_id: str, spans: array[int], indices: Sequence[int]) -> Iterator[dict[str, Any]]:
+        checked = self.profile.lines_checked_at_upload
         for raw in self._raw_lines(file_id, spans, indices):
-            obj = orjson.loads(raw)
-            assert isinstance(obj, dict)
-            yield obj
+            if checked:
+                yield orjson.loads(raw)
+                continue
+            try:  # OpenAI profile: any JSONL was stored; lines that are not requests are skipped here
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(obj, dict) and isinstance(obj.get("body"), dict) and "custom_id" in obj:
+                yield obj
 
     def _render(self, file_id: str, spans: array[int], indices: Sequence[int]) -> Iterator[bytes]:
         out: list[bytes] = []
