@@ -56,8 +56,8 @@ class LogCollector(logging.Handler):
 class _WatchedHttpTarget(HttpTarget):
     """`HttpTarget`, with the child's output read to the end by a thread and its error lines kept."""
 
-    def __init__(self, sink: list[str]) -> None:
-        super().__init__(FUZZ_FLAGS)
+    def __init__(self, sink: list[str], flags: tuple[str, ...] = FUZZ_FLAGS) -> None:
+        super().__init__(flags)
         stdout = self.proc.stdout
         assert stdout is not None
 
@@ -80,19 +80,20 @@ class StoreState:
 
 
 class FuzzTarget:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, extra_flags: tuple[str, ...] = ()) -> None:
+        """`extra_flags` add to `FUZZ_FLAGS` (e.g. `--profile openai`)."""
         self.name = name
         self.errors: list[str] = []
         self._handlers: list[tuple[logging.Logger, logging.Handler]] = []
         self.inner: Target
         if name == "asgi":
-            self.inner = AsgiTarget(FUZZ_FLAGS)
+            self.inner = AsgiTarget((*FUZZ_FLAGS, *extra_flags))
             for logger_name in ("mockserver", "asyncio"):
                 logger, handler = logging.getLogger(logger_name), LogCollector(self.errors)
                 logger.addHandler(handler)
                 self._handlers.append((logger, handler))
         elif name == "http":
-            self.inner = _WatchedHttpTarget(self.errors)
+            self.inner = _WatchedHttpTarget(self.errors, (*FUZZ_FLAGS, *extra_flags))
         else:
             raise ValueError(f"{TARGET_ENV}={name!r}: choose 'asgi' or 'http'")
 
