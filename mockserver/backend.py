@@ -16,6 +16,7 @@ from mockserver.domain.model import SimulatedModel
 from mockserver.domain.realtime import Realtime
 from mockserver.domain.users import Users
 from mockserver.profile import profile_of
+from mockserver.render import BatchJsonCache
 from mockserver.settings import Settings
 from mockserver.store import Store
 
@@ -29,6 +30,7 @@ class Backend:
         self.clock = clock
         self.ids = ids
         self.profile = profile_of(settings)
+        self.batch_json = BatchJsonCache()  # polled batches answer from here while unchanged
         self.users = Users(settings.api_keys)
         self.files = FileService(store, settings, ids, clock.now)
         model = SimulatedModel(settings.seed or 0, {m.name: m.dimensions for m in settings.models if m.kind == "embeddings"})

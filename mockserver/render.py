@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import orjson
 
 from mockserver.domain.status import BatchView
-from mockserver.store import FileRow
+from mockserver.store import BatchRow, FileRow
 
 T = TypeVar("T")
 
@@ -157,3 +157,31 @@ def openai_batch_object(view: BatchView) -> dict[str, Any]:
         "usage": usage,
         "metadata": dict(metadata) if metadata else None,
     }
+
+
+class BatchJsonCache:
+    """The JSON bytes of batch objects as last rendered, per batch: a poll that finds its batch as it
+    was (the same stored row, the same derived view) gets the same bytes without rendering again.
+    Bounded; rows are compared by identity (the store hands out one object until the row changes)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._entries: dict[tuple[str, bool], tuple[BatchRow, tuple[Any, ...], bytes]] = {}
+
+    def get(self, view: BatchView, with_context: bool, render: Callable[[BatchView, bool], dict[str, Any]]) -> bytes:
+        key = (view.row.id, with_context)
+        state = _view_state(view)
+        found = self._entries.get(key)
+        if found is not None and found[0] is view.row and found[1] == state:
+            return found[2]
+        body = orjson.dumps(render(view, with_context))
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[key] = (view.row, state, body)
+        return body
+
+
+def _view_state(view: BatchView) -> tuple[Any, ...]:
+    """Everything of a view a rendering reads, except the row (compared by identity)."""
+    return (view.status, view.completed, view.failed, view.in_progress_at, view.completed_at, view.failed_at,
+            view.finalizing_at, view.expired_at, view.expired_requests, view.cancelled_at, view.usage)

@@ -8,6 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mockserver.api.common import backend, caller, content_response, int_param, json_response
+from mockserver.backend import Backend
 from mockserver.domain.nesting import too_deep
 from mockserver.domain.status import BatchView
 from mockserver.errors import BadRequest, UnsupportedMediaType
@@ -30,7 +31,8 @@ async def json_body(request: Request) -> object:
 
 
 def _batch(request: Request, view: BatchView) -> Response:
-    return json_response(backend(request).profile.render_batch(view, True))
+    sim = backend(request)
+    return Response(sim.batch_json.get(view, True, sim.profile.render_batch), media_type="application/json")
 
 
 async def create_batch(request: Request) -> Response:
@@ -61,10 +63,16 @@ async def list_batches(request: Request) -> Response:
     return json_response(list_object(page.items, page.has_more, lambda v: render_batch(v, True)))
 
 
+async def batch_json(sim: Backend, authorization: str | None, batch_id: str) -> bytes:
+    """The body of `GET /batches/{id}`; also served by the middleware's hot path (see there)."""
+    user = sim.users.from_authorization(authorization)
+    view = await sim.batches.get(user.id, batch_id)
+    return sim.batch_json.get(view, True, sim.profile.render_batch)
+
+
 async def get_batch(request: Request) -> Response:
-    sim = backend(request)
-    user = sim.users.from_authorization(request.headers.get("authorization"))
-    return _batch(request, await sim.batches.get(user.id, request.path_params["batch_id"]))
+    body = await batch_json(backend(request), request.headers.get("authorization"), request.path_params["batch_id"])
+    return Response(body, media_type="application/json")
 
 
 async def cancel_batch(request: Request) -> Response:
