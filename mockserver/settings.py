@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
+
+if TYPE_CHECKING:
+    from mockserver.upstream import UpstreamConfig
 
 ModelKind = Literal["chat", "embeddings"]
 
@@ -101,6 +104,10 @@ class Settings:
     latency_min: float = 0.2
     latency_max: float = 2.0
     concurrency_per_model: int = 32
+    # where answers come from: the simulated model (default), a real OpenAI-compatible server, or a cassette
+    upstream: UpstreamConfig | None = None
+    replay: Path | None = None
+    replay_missing: str = "error"  # a request the cassette lacks: "error" (a 400 line) or "simulate"
 
     def model(self, name: str) -> ModelSpec | None:
         for spec in self.models:
