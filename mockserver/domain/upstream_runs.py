@@ -8,10 +8,10 @@ loop then follows the same timing rules as `schedule.plan_each`, on the clock:
 
 - each model runs at most `concurrency` requests of the batch at once, in input order; request i's
   attempt starts at max(its ready time, a free slot) and is *sent* when the clock reaches that start;
-- its virtual duration is the real time the upstream took (or the virtual time that passed while it
-  was in flight, if longer: a scaled clock); an answer whose end the clock has already passed is
-  placed just after the last line a reader may have seen (never before it), so the output and error
-  files only ever grow at their end;
+- its virtual duration is the real time the upstream took (whatever the clock did meanwhile: a manual
+  clock moved by a day while a request was in flight does not make it a day long); but an answer
+  never ends before a line a reader may already have seen (it is placed just after it), so the output
+  and error files only ever grow at their end;
 - retriable answers (5xx, 429, 408, 404, timeouts, connection errors) go back to the ready queue after
   the live backoff, while the retry deadline allows; the final answer replaces the pending row.
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 import sqlite3
 from array import array
 from collections.abc import Callable, Sequence
@@ -166,10 +167,10 @@ class UpstreamRuns:
                 done, _ = await asyncio.wait(flying, timeout=TICK, return_when=asyncio.FIRST_COMPLETED)
                 finals: list[tuple[Any, ...]] = []
                 for task in done:
-                    i, n, start, sent_at = flying.pop(task)
+                    i, n, start, _ = flying.pop(task)
                     got, took = task.result()
                     now = self.now()
-                    end = _place(start, max(took, now - sent_at), now, placed)
+                    end = _place(start, took, now, placed)
                     placed.append(end)
                     model = job.models[i]
                     heapq.heappush(free[model], end)
@@ -197,13 +198,18 @@ class UpstreamRuns:
 
 
 def _place(start: float, took: float, now: float, placed: list[float]) -> float:
-    """The virtual end of an attempt that started at `start` and took `took` seconds, answered at `now`.
+    """The virtual end of an attempt that started at `start` and took `took` real seconds, answered at `now`.
 
-    It ends at `start + took` when that is still ahead of the clock. Otherwise the clock passed its end
-    while it was in flight: it ends between the last end a reader could have seen (at most `now`) and
-    `now`, so it is visible at once yet lands after every line already visible, never among them."""
+    It ends at `start + took`, unless a line a reader may already have seen (ended by `now`) ends
+    later: then it ends just after that line (a microsecond, or the next float), so the output and
+    error files only ever grow at their end, and it is visible at once."""
     end = start + took
     if end > now:
         return end
-    floor = max([start, *(e for e in placed if e <= now)])
-    return floor + (now - floor) / 2 if floor < now else now
+    floor = max((e for e in placed if e <= now), default=-math.inf)
+    if end > floor:
+        return end
+    for candidate in (floor + 1e-6, math.nextafter(floor, math.inf)):
+        if candidate <= now:
+            return candidate
+    return now
