@@ -44,7 +44,7 @@ class Backend:
         if settings.upstream is not None:  # a real server answers, each batch request when the clock reaches it
             self.upstream = Upstream(settings.upstream)
             self.upstream_runs = UpstreamRuns(store, self.upstream, self.batches.timing, clock.now,
-                                              BatchService._request_row, self._saved)
+                                              BatchService._request_row, self._saved, self.faults)
             self.batches.clocked = self.upstream_runs
             self.realtime.upstream = self.upstream
         elif settings.replay is not None:  # a cassette answers, with its recorded latencies

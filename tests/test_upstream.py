@@ -4,8 +4,10 @@ Every expectation compares with what the upstream itself says it received and an
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,7 +16,7 @@ import pytest
 
 from contract_tests.helpers import chat_line, jsonl, start_batch
 from contract_tests.targets import CHAT_MODEL
-from mockserver.testing import HttpTarget
+from mockserver.testing import HttpTarget, ServerProcess
 
 KEY = "sekrit-upstream-key-1234"
 REMOTE = "tiny-remote-model"
@@ -110,9 +112,6 @@ def test_answers_and_failures_of_the_upstream_land_in_the_live_files(proxied: tu
     assert upstream.stats()["max_in_flight"] <= 2
     # the key is never written: not in what the simulator printed, nor in its data folder
     assert not any(KEY in line for line in sim.server.output)
-    assert sim._tmp.name
-    from pathlib import Path
-
     for path in Path(sim._tmp.name).rglob("*"):
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
@@ -174,3 +173,48 @@ def test_nothing_is_lost_when_the_upstream_dies_mid_batch_and_comes_back(start_u
         assert {x["response"]["body"]["id"] for x in outputs} <= real
     finally:
         sim.close()
+
+
+def test_fault_rules_still_come_first(proxied: tuple[HttpTarget, Any]) -> None:
+    sim, upstream = proxied
+    sim.control("PUT", "/_mock/faults", {"requests": [
+        {"match": {"custom_id": "forced"}, "outcome": {"status": 422, "body": {"detail": "nope"}}}]})
+    with sim.client(sim.new_key()) as api:
+        batch = start_batch(api, jsonl(chat_line("forced", "never sent"), chat_line("real", "sent for real")))
+        sim.advance(2)
+        done = wait_for(lambda: (b := batch_of(api, batch["id"]))["status"] == "completed" and b, "the end")
+        assert done["request_counts"] == {"total": 2, "completed": 1, "failed": 1}
+        error = lines_of(api, batch["error_file_id"])[0]
+    assert error["custom_id"] == "forced"
+    assert orjson.loads(error["error"]["message"])["details"] == {"status": 422, "body": '{"detail":"nope"}'}
+    assert sent(upstream, "never sent") == [] and len(sent(upstream, "sent for real")) == 1
+
+
+def test_a_restarted_simulator_sends_what_was_pending(tmp_path: Path, start_upstream: Start) -> None:
+    from conftest import free_port
+
+    upstream = start_upstream(free_port())
+    flags = [*proxy_flags(upstream.url), "--clock", "manual", "--data-dir", str(tmp_path), "--log-level", "warning"]
+    first = ServerProcess(flags)
+    headers = {"Authorization": "Bearer restart-user"}
+    try:
+        with httpx.Client(base_url=first.root + "/v1", headers=headers) as api:
+            batch = start_batch(api, jsonl(*(chat_line(f"p-{k}", f"wait p{k}") for k in range(6))))
+            httpx.post(first.root + "/_mock/clock/advance", json={"seconds": 2}).raise_for_status()
+            wait_for(lambda: len(upstream.stats()["received"]) >= 2, "the first requests")
+    finally:
+        first.proc.kill()  # mid-batch: two requests in flight, four never sent
+        first.proc.wait(timeout=10)
+    second = ServerProcess(flags)
+    try:
+        with httpx.Client(base_url=second.root + "/v1", headers=headers) as api:
+            httpx.post(second.root + "/_mock/clock/advance", json={"seconds": 5}).raise_for_status()
+            done = wait_for(lambda: (b := batch_of(api, batch["id"]))["status"] == "completed" and b, "the end")
+            assert done["request_counts"] == {"total": 6, "completed": 6, "failed": 0}
+            outputs = lines_of(api, batch["output_file_id"])
+        assert sorted(x["custom_id"] for x in outputs) == [f"p-{k}" for k in range(6)]
+        real = {a["body"]["id"] for a in upstream.stats()["answers"] if a["status"] == 200}
+        assert {x["response"]["body"]["id"] for x in outputs} <= real
+    finally:
+        second.proc.send_signal(signal.SIGINT)
+        second.proc.wait(timeout=10)

@@ -34,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from mockserver.domain.faults import Faults, Outcome
 from mockserver.domain.files import raw_lines
 from mockserver.domain.schedule import STOP_BEFORE_DEADLINE, Attempt, Planned, Timing, backoff, is_retriable
 from mockserver.domain.validation import normalised_body
@@ -57,13 +58,15 @@ class _Job:
     blob: Path
     spans: array[int]
     token: int
+    rules: dict[int, Outcome]  # the scenario's request rules in force when the batch was planned
 
 
 class UpstreamRuns:
     def __init__(
         self, store: Store, upstream: Upstream, timing: Timing, now: Callable[[], float], row_of: RowOf,
-        on_saved: Callable[[str], None],
+        on_saved: Callable[[str], None], faults: Faults,
     ) -> None:
+        self.faults = faults
         self.store = store
         self.upstream = upstream
         self.timing = timing
@@ -95,8 +98,10 @@ class UpstreamRuns:
         rows = [(*r[:8], b"", *r[9:]) for r in rows]  # no line until answered
         self.store.save_requests(row.id, rows, mark_scheduled=indices is None)
         self.on_saved(row.id)
+        scenario = self.faults.scenario
+        rules = {i: rule for i in chosen if (rule := scenario.outcome_for(custom_ids[i], models[i], i + 1)) is not None}
         if chosen:
-            job = _Job(row.id, row.expires_at, ready_at, chosen, custom_ids, urls, models, blob, spans, token)
+            job = _Job(row.id, row.expires_at, ready_at, chosen, custom_ids, urls, models, blob, spans, token, rules)
             self.upstream.submit(self._run(job))
 
     def resume(self) -> None:
@@ -159,7 +164,7 @@ class UpstreamRuns:
                         heapq.heappop(queue)
                         heapq.heappop(free[model])
                         first_start.setdefault(i, start)
-                        task = asyncio.create_task(self.upstream.send(job.urls[i], self._body(source, job.spans, i)))
+                        task = asyncio.create_task(self._attempt(job, i, n, source))
                         flying[task] = (i, n, start, now)
                 if not flying:
                     await asyncio.sleep(TICK)
@@ -190,6 +195,16 @@ class UpstreamRuns:
             for i in job.indices:
                 if self._owns(job, i):
                     self._owner.pop((job.batch_id, i), None)
+
+    async def _attempt(self, job: _Job, i: int, n: int, source: Any) -> tuple[Attempt, float]:
+        """A fault rule's outcome when the scenario has one for this attempt, else the upstream's answer."""
+        rule = job.rules.get(i)
+        forced = rule.attempt(n) if rule is not None else None
+        if forced is None:
+            got, took = await self.upstream.send(job.urls[i], self._body(source, job.spans, i))
+            return got, took if rule is None or rule.latency is None else rule.latency
+        chosen = forced.latency if forced.latency is not None else rule.latency if rule is not None else None
+        return forced, self.timing.latency_min if chosen is None else chosen
 
     @staticmethod
     def _body(source: Any, spans: array[int], i: int) -> Any:
