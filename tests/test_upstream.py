@@ -218,3 +218,20 @@ def test_a_restarted_simulator_sends_what_was_pending(tmp_path: Path, start_upst
     finally:
         second.proc.send_signal(signal.SIGINT)
         second.proc.wait(timeout=10)
+
+
+def test_cancel_stops_sending_and_retry_sends_the_rest(proxied: tuple[HttpTarget, Any]) -> None:
+    sim, upstream = proxied
+    with sim.client(sim.new_key()) as api:
+        batch = start_batch(api, jsonl(*(chat_line(f"c-{k}", f"wait c{k}") for k in range(6))))
+        sim.advance(2)
+        wait_for(lambda: len(sent(upstream, "wait c")) >= 2, "the first requests")
+        cancelled = api.post(f"/batches/{batch['id']}/cancel").json()
+        assert cancelled["status"] == "cancelled"
+        time.sleep(1)  # what was in flight comes back; nothing more is sent
+        assert len(sent(upstream, "wait c")) <= 4
+        assert api.post(f"/batches/{batch['id']}/retry").status_code == 200
+        sim.advance(1)
+        done = wait_for(lambda: (b := batch_of(api, batch["id"]))["status"] == "completed" and b, "the end")
+        assert done["request_counts"] == {"total": 6, "completed": 6, "failed": 0}
+        assert sorted(x["custom_id"] for x in lines_of(api, batch["output_file_id"])) == [f"c-{k}" for k in range(6)]
