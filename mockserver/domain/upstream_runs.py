@@ -22,6 +22,7 @@ restart resumes every pending row (`resume`); requests in flight at the kill are
 from __future__ import annotations
 
 import asyncio
+import bisect
 import heapq
 import itertools
 import math
@@ -75,7 +76,8 @@ class UpstreamRuns:
         self.on_saved = on_saved
         self._tokens = itertools.count(1)
         self._owner: dict[tuple[str, int], int] = {}  # (batch, index) -> the run that answers it now
-        self._placed: dict[str, list[float]] = {}  # batch -> the ends given so far (the files' order)
+        self._placed: dict[str, list[float]] = {}  # batch -> the ends given so far, sorted (the files' order)
+        self._active: dict[str, int] = {}  # batch -> how many runs answer some of its requests
 
     # -- starting runs (from planning's worker thread, or at startup) --------------------------------
     def begin(self, row: BatchRow, blob: Path, spans: array[int], indices: Sequence[int] | None, ready_at: float) -> None:
@@ -120,10 +122,15 @@ class UpstreamRuns:
     # -- a run (on the upstream loop) -----------------------------------------------------------------
     async def _run(self, job: _Job) -> None:
         db = sqlite3.connect(self.store.path, timeout=30, check_same_thread=False)
+        self._active[job.batch_id] = self._active.get(job.batch_id, 0) + 1
         try:
             await self._drive(job, db)
         finally:
             db.close()
+            self._active[job.batch_id] -= 1
+            if not self._active[job.batch_id]:
+                del self._active[job.batch_id]
+                self._placed.pop(job.batch_id, None)
 
     def _stopped(self, job: _Job, db: sqlite3.Connection) -> bool:
         found = db.execute("SELECT cancelled_at, deleted FROM batches WHERE id = ?", (job.batch_id,)).fetchone()
@@ -176,7 +183,7 @@ class UpstreamRuns:
                     got, took = task.result()
                     now = self.now()
                     end = _place(start, took, now, placed)
-                    placed.append(end)
+                    bisect.insort(placed, end)
                     model = job.models[i]
                     heapq.heappush(free[model], end)
                     retry_at = end + backoff(n)
@@ -221,7 +228,8 @@ def _place(start: float, took: float, now: float, placed: list[float]) -> float:
     end = start + took
     if end > now:
         return end
-    floor = max((e for e in placed if e <= now), default=-math.inf)
+    seen = bisect.bisect_right(placed, now)  # `placed` is sorted
+    floor = placed[seen - 1] if seen else -math.inf
     if end > floor:
         return end
     for candidate in (floor + 1e-6, math.nextafter(floor, math.inf)):
