@@ -18,11 +18,13 @@ import uvicorn
 
 from mockserver.app import create_app
 from mockserver.backend import Backend, next_start_number, open_clock
+from mockserver.cassette import CassetteError
 from mockserver.domain.faults import NO_SCENARIO, Scenario, ScenarioError, load_scenario
 from mockserver.domain.ids import IdSource
 from mockserver.profile import PROFILES
 from mockserver.settings import Settings, load_models
 from mockserver.store import Store
+from mockserver.upstream import UpstreamConfig, parse_model_map
 
 ENV_PREFIX = "DWSIM_"
 
@@ -87,6 +89,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="longest simulated request, seconds (larger bodies take longer)")
     p.add_argument("--concurrency", type=int, default=int(_env("concurrency", str(d.concurrency_per_model)) or 1),
                    help="requests of one model a batch runs at once")
+    p.add_argument("--upstream", default=_env("upstream"), metavar="URL",
+                   help="send every batch request (when the clock reaches it) and every realtime call to this "
+                   "OpenAI-compatible server (its base URL, e.g. http://localhost:8001/v1) instead of the "
+                   "simulated model; its answers and failures go to the output and error files as live records them")
+    p.add_argument("--upstream-key", default=_env("upstream_key"), metavar="KEY",
+                   help="Bearer key for the upstream (never logged, printed or written)")
+    upstream_models = _env("upstream_model")
+    p.add_argument("--upstream-model", action="append", metavar="LOCAL=REMOTE",
+                   default=upstream_models.split(",") if upstream_models else None,
+                   help="send requests for model LOCAL to the upstream as model REMOTE (repeatable)")
+    p.add_argument("--upstream-concurrency", type=int, default=int(_env("upstream_concurrency", "16") or 16),
+                   help="requests in flight to the upstream at once, over all batches and realtime calls")
+    p.add_argument("--upstream-timeout", type=float, default=float(_env("upstream_timeout", "600") or 600),
+                   help="real seconds an upstream request may take before it fails as `Timeout` (then retried)")
+    p.add_argument("--replay", default=_env("replay"), metavar="CASSETTE",
+                   help="answer from a cassette written by `python -m mockserver.record` (matched by url and body), "
+                   "with the recorded latencies on the virtual clock")
+    p.add_argument("--replay-missing", default=_env("replay_missing", "error"), choices=["error", "simulate"],
+                   help="a request the cassette lacks: a 400 `cassette_miss` error, or the simulated model's answer")
     return p
 
 
@@ -111,6 +132,20 @@ def settings_from(args: argparse.Namespace) -> Settings:
         raise SystemExit("need 0 <= --latency-min <= --latency-max and --concurrency >= 1")
     if args.models_file:
         settings = replace(settings, models=load_models(Path(args.models_file)))
+    if args.upstream and args.replay:
+        raise SystemExit("choose one of --upstream and --replay")
+    if args.upstream:
+        if args.upstream_concurrency < 1 or not args.upstream_timeout > 0:
+            raise SystemExit("need --upstream-concurrency >= 1 and --upstream-timeout > 0")
+        try:
+            models = parse_model_map([m for m in args.upstream_model or [] if m])
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
+        upstream = UpstreamConfig(args.upstream, args.upstream_key or None, models, args.upstream_concurrency,
+                                  args.upstream_timeout)
+        settings = replace(settings, upstream=upstream)
+    if args.replay:
+        settings = replace(settings, replay=Path(args.replay), replay_missing=args.replay_missing)
     return settings
 
 
@@ -137,7 +172,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     scenario = scenario_from(args)
     store = Store(data_dir)
     clock = open_clock(store, args.clock, args.speed, time.time())
-    backend = Backend(settings, store, clock, IdSource(settings.seed, next_start_number(store)), scenario)
+    try:
+        backend = Backend(settings, store, clock, IdSource(settings.seed, next_start_number(store)), scenario)
+    except (CassetteError, OSError) as exc:
+        print(f"error: --replay {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     app = create_app(backend)
 
     config = uvicorn.Config(

@@ -6,6 +6,10 @@ reach it through `request.app.state.backend`; tests may build one directly.
 
 from __future__ import annotations
 
+from typing import Any
+
+from mockserver import cassette
+from mockserver.domain.answers import ReplayAnswers, SimulatedAnswers
 from mockserver.domain.batches import BatchService
 from mockserver.domain.clock import Clock, ManualClock, RealClock
 from mockserver.domain.faults import NO_SCENARIO, Faults, Scenario
@@ -14,11 +18,14 @@ from mockserver.domain.ids import IdSource
 from mockserver.domain.journal import Journal
 from mockserver.domain.model import SimulatedModel
 from mockserver.domain.realtime import Realtime
+from mockserver.domain.schedule import Planned
+from mockserver.domain.upstream_runs import UpstreamRuns
 from mockserver.domain.users import Users
 from mockserver.profile import profile_of
 from mockserver.render import BatchJsonCache
 from mockserver.settings import Settings
 from mockserver.store import Store
+from mockserver.upstream import Upstream
 
 
 class Backend:
@@ -39,9 +46,33 @@ class Backend:
         self.journal = Journal()
         self.batches = BatchService(store, self.files, settings, model, ids.uuid, clock.now, self.faults)
         self.realtime = Realtime(store, settings, model, ids.uuid, clock.now, self.faults)
+        self.upstream: Upstream | None = None
+        self.upstream_runs: UpstreamRuns | None = None
+        if settings.upstream is not None:  # a real server answers, each batch request when the clock reaches it
+            self.upstream = Upstream(settings.upstream)
+            keep_response = self.profile.http_failures_keep_response
+
+            def row_of(batch_id: str, planned: Planned, custom_id: str, model_name: str) -> tuple[Any, ...]:
+                return BatchService._request_row(batch_id, planned, custom_id, model_name, keep_response)
+
+            self.upstream_runs = UpstreamRuns(store, self.upstream, self.batches.timing, clock.now, row_of,
+                                              self._saved, self.faults)
+            self.batches.clocked = self.upstream_runs
+            self.realtime.upstream = self.upstream
+        elif settings.replay is not None:  # a cassette answers, with its recorded latencies
+            fallback = SimulatedAnswers(model) if settings.replay_missing == "simulate" else None
+            answers = ReplayAnswers(cassette.load(settings.replay), fallback)
+            self.batches.answers = answers
+            self.realtime.answers = answers
+
+    def _saved(self, batch_id: str) -> None:
+        """Upstream answers were stored for a batch: its cached schedule is stale."""
+        self.batches._ends.pop(batch_id, None)
 
     async def start(self) -> None:
         """At startup, on the event loop: finish planning batches a previous run left unplanned."""
+        if self.upstream_runs is not None:
+            self.upstream_runs.resume()
         self.batches.resume_unscheduled()
 
     def reset(self) -> None:

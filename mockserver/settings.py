@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
+
+if TYPE_CHECKING:
+    from mockserver.upstream import UpstreamConfig
 
 ModelKind = Literal["chat", "embeddings"]
 
@@ -105,6 +108,10 @@ class Settings:
     # OpenAI profile only: how long `finalizing` and `cancelling` last
     finalize_delay: float = 2.0
     cancel_delay: float = 5.0
+    # where answers come from: the simulated model (default), a real OpenAI-compatible server, or a cassette
+    upstream: UpstreamConfig | None = None
+    replay: Path | None = None
+    replay_missing: str = "error"  # a request the cassette lacks: "error" (a 400 line) or "simulate"
 
     def model(self, name: str) -> ModelSpec | None:
         for spec in self.models:

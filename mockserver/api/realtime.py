@@ -32,7 +32,11 @@ def inference(path: str) -> Route:
             return _send(UNAUTHENTICATED)
         override = request.headers.get("x-mock-outcome")
         custom_id = request.headers.get("x-mock-custom-id", "")
-        return _send(backend(request).realtime.answer(user.id, "/v1" + path, await request.body(), override, custom_id))
+        realtime = backend(request).realtime
+        raw = await request.body()
+        if realtime.upstream is not None:  # `--upstream`: the real server answers
+            return _send(await realtime.answer_upstream(user.id, "/v1" + path, raw, override, custom_id))
+        return _send(realtime.answer(user.id, "/v1" + path, raw, override, custom_id))
 
     return Route(path, handle, methods=["POST"])
 

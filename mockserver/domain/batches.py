@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from mockserver.domain.answers import AnswerSource, ClockedAnswers, SimulatedAnswers
 from mockserver.domain.faults import Faults
 from mockserver.domain.files import Content, FileService, raw_lines
 from mockserver.domain.model import SimulatedModel
@@ -90,6 +91,8 @@ class BatchService:
         self.files = files
         self.settings = settings
         self.model = model
+        self.answers: AnswerSource = SimulatedAnswers(model)  # or a cassette (`--replay`)
+        self.clocked: ClockedAnswers | None = None  # a real upstream (`--upstream`): sent as the clock goes
         self.new_id = new_id
         self.now = now
         self.profile = profile_of(settings)
@@ -203,6 +206,7 @@ class BatchService:
     def _plan_and_save(
         self, row: BatchRow, blob: Path, spans: array[int], indices: Sequence[int] | None, ready_at: float
     ) -> None:
+        changes: dict[str, Any] = {}
         if self.profile.openai and indices is None:  # OpenAI checks the file when the batch validates
             models = {m.name: m.kind for m in self.settings.models}
             checked = check_file(raw_lines(blob, spans, range(len(spans) // 2)), row.endpoint, models,
@@ -211,11 +215,14 @@ class BatchService:
                 errors = orjson.dumps({"data": checked.errors}).decode()
                 self.store.save_requests(row.id, [], mark_scheduled=True, errors=errors, total=0)
                 return
-            rows = self._plan_rows(row, blob, spans, indices, ready_at)
-            self.store.save_requests(row.id, rows, mark_scheduled=True, model=checked.model)
+            changes["model"] = checked.model
+        if self.clocked is not None:  # answers that exist only once sent: pending rows, filled in on the clock
+            if changes:
+                self.store.save_requests(row.id, [], mark_scheduled=False, **changes)
+            self.clocked.begin(row, blob, spans, indices, ready_at)
             return
         rows = self._plan_rows(row, blob, spans, indices, ready_at)
-        self.store.save_requests(row.id, rows, mark_scheduled=indices is None)
+        self.store.save_requests(row.id, rows, mark_scheduled=indices is None, **changes)
 
     def _plan_rows(
         self, row: BatchRow, blob: Path, spans: array[int], indices: Sequence[int] | None, ready_at: float
@@ -248,8 +255,7 @@ class BatchService:
             if got is None and self.settings.model(models[i]) is None:  # removed from the configuration
                 got = Attempt(404, model_not_found(models[i]))
             if got is None:
-                answer = self.model.answer(urls[i], body_of(i), int(start))
-                got = Attempt(answer.status, answer.body)
+                got = self.answers.attempt(urls[i], body_of(i), n, start)
             return got if rule is None or rule.latency is None else replace(got, latency=rule.latency)
 
         first_tries = random.Random(f"{seed}:{row.id}")  # one stream for first attempts, drawn in index order

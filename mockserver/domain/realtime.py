@@ -8,6 +8,7 @@ Errors use the OpenAI envelope of the live inference proxy (onwards `errors.rs`)
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,12 +16,14 @@ from typing import Any
 
 import orjson
 
+from mockserver.domain.answers import AnswerSource, SimulatedAnswers
 from mockserver.domain.faults import Faults, ScenarioError, parse_request_rule
 from mockserver.domain.model import SimulatedModel
 from mockserver.domain.nesting import too_deep
-from mockserver.domain.schedule import Timing, latency
+from mockserver.domain.schedule import Attempt, Timing, latency
 from mockserver.settings import Settings
 from mockserver.store import Store
+from mockserver.upstream import Upstream
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,23 @@ def model_not_found(model: str) -> dict[str, Any]:
     return openai_error(404, f"The model `{model}` does not exist or you do not have access to it.", "model_not_found").body
 
 
+def _as_answer(got: Attempt) -> Answer:
+    """An attempt as the inference proxy answers it: timeouts 504, transport failures 502, other bodies
+    as they came (a body that is not a JSON object inside an OpenAI error envelope)."""
+    if got.failure == "Timeout":
+        return openai_error(504, "The upstream service took too long to respond. Please try again.",
+                            "gateway_timeout")
+    if got.failure is not None:
+        return openai_error(502, "An internal error occurred. Please try again later.", "internal_error")
+    body = got.body
+    if isinstance(body, str):  # an upstream's error body, as text
+        with contextlib.suppress(orjson.JSONDecodeError):
+            body = orjson.loads(body)
+    if isinstance(body, dict):
+        return Answer(got.status, body)
+    return Answer(got.status, {"error": {"message": str(got.body)}})
+
+
 UNAUTHENTICATED = openai_error(401, "Please supply an authentication token to access this resource", "unauthenticated")
 
 
@@ -50,6 +70,8 @@ class Realtime:
         self.store = store
         self.settings = settings
         self.model = model
+        self.answers: AnswerSource = SimulatedAnswers(model)  # or a cassette (`--replay`)
+        self.upstream: Upstream | None = None  # a real server (`--upstream`): see `answer_upstream`
         self.new_id = new_id
         self.now = now
         self.timing = Timing(settings.latency_min, settings.latency_max, settings.concurrency_per_model)
@@ -58,6 +80,32 @@ class Realtime:
         """Answer one realtime call. `override` is an outcome (the scenario's `outcome` form, as JSON)
         for this call alone; otherwise the scenario's request rules apply, matched on `custom_id`
         and the model."""
+        first = self._checked(url, raw, override, custom_id)
+        if isinstance(first, Answer):
+            return first
+        now = self.now()
+        return self._finish(owner, url, first, self.answers.attempt(url, first, 0, now), now)
+
+    async def answer_upstream(
+        self, owner: str, url: str, raw: bytes, override: str | None = None, custom_id: str = ""
+    ) -> Answer:
+        """`answer`, with the body sent to the real upstream (`--upstream`) instead of the simulated model."""
+        first = self._checked(url, raw, override, custom_id)
+        if isinstance(first, Answer):
+            return first
+        assert self.upstream is not None
+        got = await self.upstream.call(url, first)
+        return self._finish(owner, url, first, got, self.now())
+
+    def _finish(self, owner: str, url: str, body: Any, got: Attempt, now: float) -> Answer:
+        if got.failure is not None or not isinstance(got.body, dict):
+            return _as_answer(got)
+        if url != "/v1/responses" or got.status != 200:
+            return Answer(got.status, got.body)
+        return self._store_response(owner, body, got.body, now)
+
+    def _checked(self, url: str, raw: bytes, override: str | None, custom_id: str) -> Any:
+        """The request's body, or the answer that ends the call before any model sees it."""
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -70,11 +118,7 @@ class Realtime:
         forced = self._forced(override, custom_id, model if isinstance(model, str) else "")
         if forced is not None:
             return forced
-        now = self.now()
-        got = self.model.answer(url, body, int(now))
-        if url != "/v1/responses" or got.status != 200:
-            return Answer(got.status, got.body)
-        return self._store_response(owner, body, got.body, now)
+        return body
 
     def _forced(self, override: str | None, custom_id: str, model: str) -> Answer | None:
         if override is not None:
@@ -88,14 +132,7 @@ class Realtime:
                 return None
             outcome = found
         got = outcome.attempt(0)
-        if got is None:
-            return None
-        if got.failure == "Timeout":
-            return openai_error(504, "The upstream service took too long to respond. Please try again.",
-                                "gateway_timeout")
-        if got.failure is not None:
-            return openai_error(502, "An internal error occurred. Please try again later.", "internal_error")
-        return Answer(got.status, got.body if isinstance(got.body, dict) else {"error": {"message": str(got.body)}})
+        return None if got is None else _as_answer(got)
 
     def _store_response(self, owner: str, request: dict[str, Any], final: dict[str, Any], now: float) -> Answer:
         response_id = f"resp_{self.new_id().replace('-', '')}"
