@@ -4,10 +4,13 @@ All or nothing: the body goes to a temporary file and the lines' byte spans to m
 makes both durable and only then records the file; any error (or `abort`) leaves no trace. Nothing
 here knows about HTTP or multipart; the wire layer calls `field`, `begin_file`, `feed`, `end_file`.
 
-Lines are checked on the caller's thread as each chunk arrives, so an invalid line fails the `feed`
-that completes it. The temporary file is written by a worker thread (`_Spool`), so disk writes
-overlap receiving and checking; the worker also starts the disk writes early, so the fsync in
-`commit` has little left to wait for.
+Lines are checked (`line_scan.LineScanner`) on the caller's thread as each chunk arrives, so an
+invalid line fails the `feed` that completes it; or, for a large upload, in a worker process
+(`scan_pool.RemoteScan`) that the spool thread forwards the body to, so checking overlaps receiving:
+its first error fails the next `feed` (or `commit`), and `abort` lets it finish what came before a
+failure, so an earlier bad line still wins. The temporary file is written by a worker thread
+(`_Spool`), so disk writes overlap receiving and checking; the thread also starts the disk writes
+early, so the fsync in `commit` has little left to wait for.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import os
 import queue
 import re
 import threading
-from array import array
 from collections.abc import Callable
 from pathlib import Path
 
-from mockserver.domain.validation import LineRules, check_request, parse_line, quick_check
-from mockserver.errors import BadRequest, PayloadTooLarge
+from mockserver.domain.line_scan import LineScanner
+from mockserver.domain.scan_pool import RemoteScan
+from mockserver.domain.validation import LineRules
+from mockserver.errors import ApiError, BadRequest, PayloadTooLarge
 from mockserver.store import FileRow, Store
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -45,9 +49,10 @@ class _Spool:
     by `close`. The thread also fdatasyncs every `_SYNC_EVERY` bytes, so little is left for `close`.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, forward: RemoteScan | None = None) -> None:
         self._fd = os.open(path, _OPEN_FLAGS, 0o666)
-        self._queue: queue.Queue[list[bytes] | None] = queue.Queue()
+        self._forward = forward  # also hand every batch, in order, to this line-checking worker
+        self._queue: queue.Queue[list[bytes] | str | None] = queue.Queue()
         self._batch: list[bytes] = []
         self._batch_bytes = 0
         self._error: BaseException | None = None
@@ -62,6 +67,16 @@ class _Spool:
         self._batch_bytes += len(data)
         if self._batch_bytes >= _BATCH_BYTES or len(self._batch) >= _BATCH_PIECES:
             self._hand_over()
+
+    def mark_part_end(self) -> None:
+        """Tell the worker, after the data before it, that a file part ended."""
+        self._hand_over()
+        self._queue.put("part-end")
+
+    def flush(self) -> None:
+        """Wait until everything written so far is written (and forwarded)."""
+        self._hand_over()
+        self._queue.join()
 
     def close(self) -> None:
         """Wait for the writes, then make the file durable; the file is closed either way."""
@@ -92,10 +107,16 @@ class _Spool:
 
     def _run(self) -> None:
         unsynced = 0
+        forward = self._forward
         while (batch := self._queue.get()) is not None:
             try:
-                if self._error is None and not self._discarding:
+                if isinstance(batch, str):
+                    if forward is not None and self._error is None and not self._discarding:
+                        forward.end_part()
+                elif self._error is None and not self._discarding:
                     unsynced += _write_all(self._fd, batch)
+                    if forward is not None:
+                        forward.data(batch)
                     if unsynced >= _SYNC_EVERY:
                         _fdatasync(self._fd)
                         unsynced = 0
@@ -139,15 +160,18 @@ class Upload:
         max_requests: int,
         default_ttl: int,
         now: Callable[[], float],
+        remote: RemoteScan | None = None,
+        release: Callable[[RemoteScan], None] | None = None,
     ) -> None:
         self._store = store
-        self._rules = rules
-        self._quick = quick_check(rules)
         self._check_lines = check_lines  # False (OpenAI profile): any JSONL; lines are checked per batch
+        # the lines are checked here, or by a worker process the spool thread forwards the body to
+        self._scanner = LineScanner(rules, max_requests, check_lines)
+        self._remote = remote
+        self._release = release
         self.owner = owner
         self.file_id = file_id
         self._max_size = max_file_size
-        self._max_requests = max_requests
         self._default_ttl = default_ttl
         self._now = now
         self.purpose: str | None = None
@@ -157,10 +181,10 @@ class Upload:
         self._out: _Spool | None = None
         self._seen_file = False
         self._size = 0
-        self._tail: list[bytes] = []  # the pieces received so far of the line not yet ended by b"\n"
-        self._offset = 0  # where that line starts in the body
-        self.lines = 0
-        self.spans: array[int] = array("Q")
+
+    @property
+    def lines(self) -> int:
+        return self._scanner.lines
 
     # -- simple fields ----------------------------------------------------------------------------
     def field(self, name: str, value: str) -> None:
@@ -183,7 +207,7 @@ class Upload:
         self.filename = filename
         self._seen_file = True
         if self._out is None:
-            self._out = _Spool(self._temp)
+            self._out = _Spool(self._temp, self._remote)
 
     def feed(self, data: bytes) -> None:
         assert self._out is not None, "feed before begin_file"
@@ -191,76 +215,17 @@ class Upload:
         if self._max_size and self._size > self._max_size:
             raise PayloadTooLarge(f"File exceeds the maximum allowed size of {self._max_size} bytes")
         self._out.write(data)
-        lines = data.split(b"\n")
-        if len(lines) == 1:  # no line ends in this chunk
-            self._tail.append(data)
-            return
-        if self._tail:
-            self._tail.append(lines[0])
-            lines[0] = b"".join(self._tail)
-        last = lines.pop()
-        self._tail = [last] if last else []
-        self._lines(lines)
+        if self._remote is None:
+            self._scanner.feed(data)
+        elif (found := self._remote.poll()) is not None:
+            raise found
 
     def end_file(self) -> None:
-        if self._tail:
-            last = b"".join(self._tail)
-            self._tail = []
-            start = self._offset
-            self._lines([last])
-            self._offset = start + len(last)  # no newline after it
-        if self.lines == 0 and self._check_lines:
-            raise BadRequest("File contains no valid request templates")
-
-    def _lines(self, lines: list[bytes]) -> None:
-        """Check whole lines (without their newlines) that follow each other from `self._offset`."""
-        quick, spans, max_requests = self._quick, self.spans, self._max_requests
-        n = self.lines
-        start = self._offset
-        if not self._check_lines:
-            for line in lines:
-                if line.strip():
-                    n += 1
-                    spans.append(start)
-                    spans.append(start + len(line))
-                start += len(line) + 1
-            self.lines, self._offset = n, start
-            return
-        for line in lines:
-            end = start + len(line)
-            stripped = line.strip()
-            if stripped:
-                if max_requests and n >= max_requests:
-                    raise BadRequest(
-                        f"File contains {n + 1} requests, which exceeds the maximum of {max_requests}"
-                    )
-                n += 1
-                if not quick(stripped):
-                    self._check(line, stripped, n, start)
-                spans.append(start)
-                spans.append(end)
-            start = end + 1
-        self.lines = n
-        self._offset = start
-
-    def _check(self, line: bytes, stripped: bytes, n: int, start: int) -> None:
-        """The full checks of one line that the quick check did not pass; raise its error, if any."""
-        try:
-            obj = parse_line(stripped, n)
-        except BadRequest:
-            self._raise_if_not_utf8(stripped, n, start + line.find(stripped[:1]))
-            raise
-        check_request(obj, n, self._rules, len(stripped))
-
-    @staticmethod
-    def _raise_if_not_utf8(line: bytes, n: int, offset: int) -> None:
-        try:
-            line.decode()
-        except UnicodeDecodeError as exc:
-            raise BadRequest(
-                f"File contains invalid UTF-8 on/near line {n} at byte offset {offset + exc.start}: "
-                f"invalid utf-8 sequence of {exc.end - exc.start} bytes from index {exc.start}"
-            ) from None
+        if self._remote is None:
+            self._scanner.end_part()
+        else:
+            assert self._out is not None
+            self._out.mark_part_end()
 
     # -- outcome ----------------------------------------------------------------------------------
     def commit(self) -> FileRow:
@@ -271,6 +236,17 @@ class Upload:
         assert self._out is not None
         out, self._out = self._out, None
         out.close()
+        lines, spans = self._scanner.lines, self._scanner.spans
+        if self._remote is not None:
+            remote, self._remote = self._remote, None
+            try:
+                found, error = remote.finish(), remote.error
+            finally:
+                self._give_back(remote)
+            if found is None:
+                assert error is not None
+                raise error
+            lines, spans = found
         now = self._now()
         ttl = self.expires_after_seconds if self.expires_after_seconds is not None else self._default_ttl
         row = FileRow(
@@ -282,12 +258,12 @@ class Upload:
             bytes=self._size,
             created_at=now,
             expires_at=int(now) + ttl,
-            line_count=self.lines,
+            line_count=lines,
             batch_id=None,
             deleted=False,
         )
         self._store.keep_blob(self._temp, self.file_id)
-        self._store.insert_file(row, self.spans)
+        self._store.insert_file(row, spans)
         return row
 
     def _check_openai_upload(self) -> None:
@@ -296,8 +272,28 @@ class Upload:
         if self.purpose == "batch" and not (self.filename or "").endswith(".jsonl"):
             raise BadRequest("Invalid file format for Batch API. Must be .jsonl")
 
-    def abort(self) -> None:
+    def abort(self) -> ApiError | None:
+        """Drop everything received. With a worker checking the lines, first let it check what came
+        before the failure and return its error, if it found one: that line came first in the body,
+        so its error is the answer (as on the inline path, which raises it as the line arrives)."""
+        earlier = None
+        if self._remote is not None:
+            remote, self._remote = self._remote, None
+            try:
+                if self._out is not None:
+                    self._out.flush()
+                remote.finish()
+                earlier = remote.error
+            except ApiError:  # the worker is gone: nothing earlier to report
+                pass
+            finally:
+                self._give_back(remote)
         if self._out is not None:
             out, self._out = self._out, None
             out.discard()
         self._temp.unlink(missing_ok=True)
+        return earlier
+
+    def _give_back(self, remote: RemoteScan) -> None:
+        if self._release is not None:
+            self._release(remote)

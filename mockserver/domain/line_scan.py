@@ -1,0 +1,100 @@
+"""The request lines of an upload's file part(s), found and checked as the bytes arrive.
+
+`LineScanner` splits the stream into lines, keeps the byte span of every non-blank one, and checks
+each with the live rules (`validation`): a quick check for the common valid line, the full rule
+chain (which picks the live message) otherwise. The first bad line raises its error. It runs on the
+event loop for small uploads, or in a worker process (`scan_pool`) for large ones; same code, same
+answers.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+from mockserver.domain.validation import LineRules, check_request, parse_line, quick_check
+from mockserver.errors import BadRequest
+
+
+class LineScanner:
+    def __init__(self, rules: LineRules, max_requests: int, check_lines: bool = True) -> None:
+        self._rules = rules
+        self._quick = quick_check(rules)
+        self._max_requests = max_requests
+        self._check_lines = check_lines  # False (OpenAI profile): any JSONL; lines are checked per batch
+        self._tail: list[bytes] = []  # the pieces received so far of the line not yet ended by b"\n"
+        self._offset = 0  # where that line starts in the body
+        self.lines = 0
+        self.spans: array[int] = array("Q")
+
+    def feed(self, data: bytes) -> None:
+        lines = data.split(b"\n")
+        if len(lines) == 1:  # no line ends in this chunk
+            self._tail.append(data)
+            return
+        if self._tail:
+            self._tail.append(lines[0])
+            lines[0] = b"".join(self._tail)
+        last = lines.pop()
+        self._tail = [last] if last else []
+        self._lines(lines)
+
+    def end_part(self) -> None:
+        """A file part ended: its unterminated last line is a line too."""
+        if self._tail:
+            last = b"".join(self._tail)
+            self._tail = []
+            start = self._offset
+            self._lines([last])
+            self._offset = start + len(last)  # no newline after it
+        if self.lines == 0 and self._check_lines:
+            raise BadRequest("File contains no valid request templates")
+
+    def _lines(self, lines: list[bytes]) -> None:
+        """Check whole lines (without their newlines) that follow each other from `self._offset`."""
+        quick, spans, max_requests = self._quick, self.spans, self._max_requests
+        n = self.lines
+        start = self._offset
+        if not self._check_lines:
+            for line in lines:
+                if line.strip():
+                    n += 1
+                    spans.append(start)
+                    spans.append(start + len(line))
+                start += len(line) + 1
+            self.lines, self._offset = n, start
+            return
+        for line in lines:
+            end = start + len(line)
+            stripped = line.strip()
+            if stripped:
+                if max_requests and n >= max_requests:
+                    raise BadRequest(
+                        f"File contains {n + 1} requests, which exceeds the maximum of {max_requests}"
+                    )
+                n += 1
+                if not quick(stripped):
+                    self._check(line, stripped, n, start)
+                spans.append(start)
+                spans.append(end)
+            start = end + 1
+        self.lines = n
+        self._offset = start
+
+    def _check(self, line: bytes, stripped: bytes, n: int, start: int) -> None:
+        """The full checks of one line that the quick check did not pass; raise its error, if any."""
+        try:
+            obj = parse_line(stripped, n)
+        except BadRequest:
+            self._raise_if_not_utf8(stripped, n, start + line.find(stripped[:1]))
+            raise
+        check_request(obj, n, self._rules, len(stripped))
+
+    @staticmethod
+    def _raise_if_not_utf8(line: bytes, n: int, offset: int) -> None:
+        try:
+            line.decode()
+        except UnicodeDecodeError as exc:
+            raise BadRequest(
+                f"File contains invalid UTF-8 on/near line {n} at byte offset {offset + exc.start}: "
+                f"invalid utf-8 sequence of {exc.end - exc.start} bytes from index {exc.start}"
+            ) from None
