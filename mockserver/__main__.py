@@ -108,11 +108,6 @@ def build_parser() -> argparse.ArgumentParser:
                    "with the recorded latencies on the virtual clock")
     p.add_argument("--replay-missing", default=_env("replay_missing", "error"), choices=["error", "simulate"],
                    help="a request the cassette lacks: a 400 `cassette_miss` error, or the simulated model's answer")
-    p.add_argument("--scan-workers", type=int, default=int(_env("scan_workers", str(d.scan_workers)) or 0),
-                   help="worker processes that check large uploads' lines while they are received (0: none)")
-    p.add_argument("--scan-in-worker-from", type=int,
-                   default=int(_env("scan_in_worker_from", str(d.scan_in_worker_from)) or 0),
-                   help="uploads declaring at least this many bytes are checked by a worker (0: never)")
     return p
 
 
@@ -132,8 +127,6 @@ def settings_from(args: argparse.Namespace) -> Settings:
         latency_min=args.latency_min,
         latency_max=args.latency_max,
         concurrency_per_model=args.concurrency,
-        scan_workers=max(0, args.scan_workers),
-        scan_in_worker_from=args.scan_in_worker_from,
     )
     if not 0 <= settings.latency_min <= settings.latency_max or settings.concurrency_per_model < 1:
         raise SystemExit("need 0 <= --latency-min <= --latency-max and --concurrency >= 1")

@@ -72,7 +72,6 @@ def create_app(backend: Backend) -> ASGIApp:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await backend.start()
         yield
-        backend.files.scan_pool.close()
 
     handlers: dict[Any, Any] = {ApiError: _api_error, Exception: _unexpected}
     if profile.openai:

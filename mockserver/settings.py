@@ -105,9 +105,6 @@ class Settings:
     latency_min: float = 0.2
     latency_max: float = 2.0
     concurrency_per_model: int = 32
-    # uploads declaring at least this many bytes have their lines checked in a worker process (0: never)
-    scan_in_worker_from: int = 4 * MIB
-    scan_workers: int = 2
     # OpenAI profile only: how long `finalizing` and `cancelling` last
     finalize_delay: float = 2.0
     cancel_delay: float = 5.0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ import orjson
 import pytest
 
 from mockserver.domain import upload as upload_module
-from mockserver.domain.scan_pool import ScanPool
 from mockserver.domain.upload import Upload
 from mockserver.domain.validation import LineRules, _custom_id_ok, check_request, parse_line, quick_check
 from mockserver.errors import ApiError
@@ -177,7 +175,7 @@ def cut(body: bytes, size: int) -> list[bytes]:
     return [body[i : i + size] for i in range(0, len(body), size)]
 
 
-def new_upload(store: Store, pool: ScanPool | None = None, **limits: int) -> Upload:
+def new_upload(store: Store, **limits: int) -> Upload:
     return Upload(
         store,
         RULES,
@@ -187,17 +185,7 @@ def new_upload(store: Store, pool: ScanPool | None = None, **limits: int) -> Upl
         max_requests=limits.get("max_requests", 0),
         default_ttl=3600,
         now=time.time,
-        remote=None if pool is None else pool.acquire(limits.get("max_requests", 0)),
-        release=None if pool is None else pool.release,
     )
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[ScanPool]:
-    """One line-checking worker process (as large uploads use), for the same tests."""
-    started = ScanPool(RULES, 1)
-    yield started
-    started.close()
 
 
 @pytest.fixture
@@ -205,13 +193,10 @@ def store(tmp_path: Path) -> Store:
     return Store(tmp_path)
 
 
-@pytest.mark.parametrize("in_worker", [False, True], ids=["inline", "worker"])
 @pytest.mark.parametrize("body", [BODY, BODY + b"\n", BODY.replace(b"\n", b"\r\n")])
 @pytest.mark.parametrize("size", [1, 7, 100, 10**6])
-def test_spans_and_body_do_not_depend_on_chunking(
-    store: Store, pool: ScanPool, body: bytes, size: int, in_worker: bool
-) -> None:
-    upload = new_upload(store, pool if in_worker else None)
+def test_spans_and_body_do_not_depend_on_chunking(store: Store, body: bytes, size: int) -> None:
+    upload = new_upload(store)
     upload.field("purpose", "batch")
     upload.begin_file("batch.jsonl")
     for chunk in cut(body, size):
@@ -236,23 +221,20 @@ def test_spans_and_body_do_not_depend_on_chunking(
     ],
 )
 @pytest.mark.parametrize("size", [1, 7, 10**6])
-@pytest.mark.parametrize("in_worker", [False, True], ids=["inline", "worker"])
 def test_errors_do_not_depend_on_chunking(
-    store: Store, pool: ScanPool, body: bytes, limits: dict[str, int], message: str, size: int, in_worker: bool
+    store: Store, body: bytes, limits: dict[str, int], message: str, size: int
 ) -> None:
     threads = threading.active_count()
-    upload = new_upload(store, pool if in_worker else None, **limits)
-    found: ApiError | None = None
-    try:  # as the upload route drives it: a worker's earlier error wins over the one raised
-        upload.field("purpose", "batch")
-        upload.begin_file("batch.jsonl")
-        for chunk in cut(body, size):
-            upload.feed(chunk)
-        upload.end_file()
-        upload.commit()
-    except ApiError as exc:
-        found = upload.abort() or exc
-    assert found is not None and found.message.startswith(message)
+    upload = new_upload(store, **limits)
+    with pytest.raises(ApiError) as caught:
+        try:
+            upload.begin_file("batch.jsonl")
+            for chunk in cut(body, size):
+                upload.feed(chunk)
+            upload.end_file()
+        finally:
+            upload.abort()
+    assert caught.value.message.startswith(message)
     assert not store.temp_path("file-1").exists()
     assert threading.active_count() == threads
 

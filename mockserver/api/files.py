@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from mockserver.api.common import backend, caller, content_response, int_param, json_response
 from mockserver.api.multipart import receive_upload
-from mockserver.errors import ApiError, BadRequest
+from mockserver.errors import BadRequest
 from mockserver.render import file_deleted, list_object
 from mockserver.store import FileRow
 
@@ -23,20 +23,14 @@ async def upload_file(request: Request) -> Response:
     sim = backend(request)
     files = sim.files
     with files.upload_slot(sim.faults.scenario.limits.max_concurrent_uploads):
-        declared = _declared_length(request)
-        files.check_declared_size(declared)
-        upload = files.begin_upload(user.id, declared)
+        files.check_declared_size(_declared_length(request))
+        upload = files.begin_upload(user.id)
         try:
             await receive_upload(request.stream(), request.headers.get("content-type"), upload)
             row = upload.commit()
         except ClientDisconnect:  # the client went away mid-upload: nothing is stored, nobody to answer
             upload.abort()
             raise BadRequest("Failed to read multipart upload: connection closed") from None
-        except ApiError:
-            earlier = upload.abort()  # a bad line before the failure point is the answer
-            if earlier is not None:
-                raise earlier from None
-            raise
         except BaseException:
             upload.abort()
             raise

@@ -19,7 +19,6 @@ import orjson
 
 from mockserver.domain.ids import IdSource
 from mockserver.domain.paging import Page, clamp_limit, clamp_skip
-from mockserver.domain.scan_pool import ScanPool
 from mockserver.domain.upload import Upload
 from mockserver.domain.validation import LineRules, normalised_body, normalised_line
 from mockserver.errors import BadRequest, NotFound, PayloadTooLarge, TooManyRequests
@@ -66,7 +65,6 @@ class FileService:
             model_kinds={m.name: m.kind for m in settings.models},
             max_body_size=settings.max_request_body_size,
         )
-        self.scan_pool = ScanPool(self.rules, settings.scan_workers)
 
     # -- create -----------------------------------------------------------------------------------
     def check_declared_size(self, content_length: int | None) -> None:
@@ -86,18 +84,10 @@ class FileService:
         finally:
             self._uploads -= 1
 
-    def begin_upload(self, owner: str, declared_size: int | None = None) -> Upload:
-        """An upload; one that declares a large body gets a worker process to check its lines, if one is
-        free (only where lines are checked at upload)."""
-        remote = None
-        threshold = self.settings.scan_in_worker_from
-        if threshold and declared_size is not None and declared_size >= threshold and self.profile.lines_checked_at_upload:
-            remote = self.scan_pool.acquire(self.settings.max_requests_per_file)
+    def begin_upload(self, owner: str) -> Upload:
         return Upload(
             self.store,
             self.rules,
-            remote=remote,
-            release=self.scan_pool.release,
             owner=owner,
             file_id=self.profile.ids.new("file", self.ids.uuid()),
             check_lines=self.profile.lines_checked_at_upload,

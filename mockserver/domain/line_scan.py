@@ -2,9 +2,7 @@
 
 `LineScanner` splits the stream into lines, keeps the byte span of every non-blank one, and checks
 each with the live rules (`validation`): a quick check for the common valid line, the full rule
-chain (which picks the live message) otherwise. The first bad line raises its error. It runs on the
-event loop for small uploads, or in a worker process (`scan_pool`) for large ones; same code, same
-answers.
+chain (which picks the live message) otherwise. The first bad line raises its error.
 """
 
 from __future__ import annotations
