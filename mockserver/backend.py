@@ -19,7 +19,7 @@ from mockserver.domain.journal import Journal
 from mockserver.domain.model import SimulatedModel
 from mockserver.domain.realtime import Realtime
 from mockserver.domain.schedule import Planned
-from mockserver.domain.upstream_runs import UpstreamRuns
+from mockserver.domain.upstream_runs import PENDING, UpstreamRuns
 from mockserver.domain.users import Users
 from mockserver.profile import profile_of
 from mockserver.render import BatchJsonCache
@@ -73,6 +73,8 @@ class Backend:
         """At startup, on the event loop: finish planning batches a previous run left unplanned."""
         if self.upstream_runs is not None:
             self.upstream_runs.resume()
+        else:  # requests an upstream left unanswered, and no upstream now: the answers we have finish them
+            self.batches.answer_pending(PENDING)
         self.batches.resume_unscheduled()
 
     def reset(self) -> None:

@@ -235,3 +235,33 @@ def test_cancel_stops_sending_and_retry_sends_the_rest(proxied: tuple[HttpTarget
         done = wait_for(lambda: (b := batch_of(api, batch["id"]))["status"] == "completed" and b, "the end")
         assert done["request_counts"] == {"total": 6, "completed": 6, "failed": 0}
         assert sorted(x["custom_id"] for x in lines_of(api, batch["output_file_id"])) == [f"c-{k}" for k in range(6)]
+
+
+def test_restarted_without_the_upstream_the_simulated_model_finishes_the_batch(
+    tmp_path: Path, start_upstream: Start
+) -> None:
+    """Nothing is left pending for ever: the requests the upstream never answered get simulated answers."""
+    from conftest import free_port
+
+    upstream = start_upstream(free_port())
+    flags = ["--clock", "manual", "--data-dir", str(tmp_path), "--log-level", "warning"]
+    first = ServerProcess([*proxy_flags(upstream.url), *flags])
+    headers = {"Authorization": "Bearer orphan-user"}
+    try:
+        with httpx.Client(base_url=first.root + "/v1", headers=headers) as api:
+            batch = start_batch(api, jsonl(*(chat_line(f"o-{k}", f"wait o{k}") for k in range(4))))
+            assert batch_of(api, batch["id"])["status"] == "validating"  # planned: its rows stored as pending
+    finally:
+        first.proc.kill()  # nothing sent yet (the clock has not moved): every request pending
+        first.proc.wait(timeout=10)
+    upstream.kill()
+    second = ServerProcess(flags)  # no --upstream any more
+    try:
+        with httpx.Client(base_url=second.root + "/v1", headers=headers) as api:
+            httpx.post(second.root + "/_mock/clock/advance", json={"seconds": 60}).raise_for_status()
+            done = wait_for(lambda: (b := batch_of(api, batch["id"]))["status"] == "completed" and b, "the end")
+            assert done["request_counts"] == {"total": 4, "completed": 4, "failed": 0}
+            assert sorted(x["custom_id"] for x in lines_of(api, batch["output_file_id"])) == [f"o-{k}" for k in range(4)]
+    finally:
+        second.proc.send_signal(signal.SIGINT)
+        second.proc.wait(timeout=10)

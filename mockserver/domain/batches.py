@@ -297,6 +297,19 @@ class BatchService:
             task.cancel()
         self._planning.clear()
 
+    def answer_pending(self, pending_at: float) -> None:
+        """After a restart without `--upstream`: requests a proxied batch left unanswered (their end at
+        `pending_at`) are planned again from now with this simulator's answers (simulated or replayed),
+        so every request still ends in a file."""
+        found: dict[str, list[int]] = {}
+        sql = "SELECT batch_id, idx FROM requests WHERE end_at >= ?"
+        for batch_id, index in self.store.db.execute(sql, (pending_at,)):
+            found.setdefault(str(batch_id), []).append(int(index))
+        for batch_id, indices in found.items():
+            row = self.store.get_batch(batch_id)
+            if row is not None and not row.deleted and row.cancelled_at is None:
+                self.start_planning(row, sorted(indices), ready_at=max(self.now(), row.ready_at))
+
     def resume_unscheduled(self) -> None:
         """After a restart: plan the batches whose schedule was not stored yet."""
         for row in self.store.unscheduled_batches():
