@@ -40,7 +40,14 @@ if PROFILE not in ("ci", "long"):
     raise ValueError(f"{PROFILE_ENV}={PROFILE!r}: choose 'ci' or 'long'")
 
 
+LIVE_EXAMPLES = 3  # examples a test against the live service (`DWSIM_FUZZ_TARGET=live`): a tiny budget
+_LIVE = os.environ.get("DWSIM_FUZZ_TARGET") == "live"
+
+
 def fuzz_settings(examples: int, **overrides: Any) -> settings:
-    """Settings for one test: `examples` in the ci profile, `LONG_FACTOR` times as many in long."""
+    """Settings for one test: `examples` in the ci profile, `LONG_FACTOR` times as many in long; at
+    most `LIVE_EXAMPLES` against the live service."""
     count = examples if PROFILE == "ci" else examples * LONG_FACTOR
+    if _LIVE:
+        count = min(count, LIVE_EXAMPLES)
     return settings(settings.get_profile(PROFILE), max_examples=count, **overrides)

@@ -2,7 +2,12 @@
 
 `DWSIM_FUZZ_TARGET` names it: `asgi` (default: the app in this process) or `http` (a
 `python -m mockserver` child process), both from `mockserver.testing`, with a manual clock, seed 7
-and small limits (`FUZZ_LIMITS`), so that files at and over every limit stay cheap to generate.
+and small limits (`FUZZ_LIMITS`), so that files at and over every limit stay cheap to generate; or
+`live` (the live service, `DOUBLEWORD_API_KEY`, optionally `DOUBLEWORD_BASE_URL`): a differential run
+with a tiny budget (`profiles.LIVE_EXAMPLES` a test), where every failure is a place the simulator
+and the live service disagree. On live, the files stay within the small limits (valid there too),
+the tests of limits, of the clock and of the store are skipped (`simulator_only`), the known
+differences run as plain tests (they assert what live does), and what each test created is deleted.
 
 Besides the HTTP surface, the fuzz properties need two things the contract suite does not:
 - the server's error log: in-process, a handler on the `mockserver` logger (which logs every
@@ -15,6 +20,7 @@ Besides the HTTP surface, the fuzz properties need two things the contract suite
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -26,9 +32,11 @@ from pathlib import Path
 
 import httpx
 
-from mockserver.testing import AsgiTarget, HttpTarget, Limits, Target
+from mockserver.testing import AsgiTarget, HttpTarget, Limits, LiveTarget, Target
 
 TARGET_ENV = "DWSIM_FUZZ_TARGET"
+TARGET = os.environ.get(TARGET_ENV, "asgi")
+LIVE = TARGET == "live"
 FUZZ_LIMITS = Limits(max_file_size=2 * 1024 * 1024, max_requests_per_file=200, max_request_body_size=64 * 1024)
 FUZZ_FLAGS = (
     "--seed", "7",
@@ -94,8 +102,10 @@ class FuzzTarget:
                 self._handlers.append((logger, handler))
         elif name == "http":
             self.inner = _WatchedHttpTarget(self.errors, (*FUZZ_FLAGS, *extra_flags))
+        elif name == "live":
+            self.inner = LiveTarget()  # its server log is not ours to read: `watch` sees nothing
         else:
-            raise ValueError(f"{TARGET_ENV}={name!r}: choose 'asgi' or 'http'")
+            raise ValueError(f"{TARGET_ENV}={name!r}: choose 'asgi', 'http' or 'live'")
 
     @property
     def limits(self) -> Limits:
@@ -139,6 +149,11 @@ class FuzzTarget:
         logged = self.errors[start:]
         del self.errors[start:]
         assert not logged, "the server logged errors:\n" + "\n".join(logged)
+
+    def clean_up(self) -> None:
+        """On live: cancel and delete what the last test created."""
+        if isinstance(self.inner, LiveTarget):
+            self.inner.clean_up()
 
     def store_state(self) -> StoreState | None:
         """The store behind the API (in-process target only; None over HTTP)."""

@@ -18,6 +18,8 @@ from fuzz.profiles import fuzz_settings
 from fuzz.strategies import MUTATIONS, BatchFile, batch_files, broken_files
 from fuzz.target import FUZZ_LIMITS, TARGET_ENV, FuzzTarget
 
+pytestmark = pytest.mark.simulator_only("the OpenAI profile is the simulator's")
+
 CODES = {"invalid_json_line", "duplicate_custom_id", "url_mismatch", "model_mismatch", "empty_file", "too_many_tasks",
          "model_not_found", "invalid_request"}
 TWO_DAYS = 2 * 86_400

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -76,6 +77,7 @@ def test_pages_of_an_input_file_concatenate_to_the_download(
         check_pages(api, file_id, full, limit, start, growing=False)
 
 
+@pytest.mark.simulator_only("drives the manual clock")
 @fuzz_settings(25)
 @given(f=batch_files(LIMITS, budget=128 * 1024), waits=st.lists(st.sampled_from([0.3, 1, 2, 4, 30]), max_size=3),
        cancel=st.booleans(), limit=limits, start=starts)

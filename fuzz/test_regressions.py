@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 import orjson
+import pytest
 
 from fuzz.checks import check_content, check_nothing_stored, check_rejected, upload
 from fuzz.strategies import EMBEDDINGS_MODELS, Expect, dump, nested, stored_request
@@ -74,6 +75,7 @@ def test_content_returns_body_keys_sorted_like_live(fuzz_target: FuzzTarget) -> 
             EMBEDDINGS_MODELS[0].encode() + b'"}}\n'
 
 
+@pytest.mark.simulator_only("the in-process harness itself")
 def test_advancing_the_clock_while_a_batch_is_planned_logs_no_error() -> None:
     """In-process harness (`mockserver.testing`, behind the `dwsim` fixture): `advance` entered a new
     TestClient, which started the app's lifespan again on an event loop of its own; the batch still

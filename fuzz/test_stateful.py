@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -331,6 +332,7 @@ def _answer(response: httpx.Response) -> tuple[int, str]:
     return no_5xx(response).status_code, response.text
 
 
+@pytest.mark.simulator_only("drives the manual clock")
 def test_batch_lifecycles_keep_their_invariants(fuzz_target: FuzzTarget) -> None:
     class OnTarget(BatchLifecycle):
         def __init__(self) -> None:
