@@ -641,14 +641,26 @@ def multipart(parts: Sequence[Part], boundary: bytes = BOUNDARY) -> bytes:
 
 MULTIPART_TYPE = "multipart/form-data; boundary=" + BOUNDARY.decode()
 
-# Filenames are kept as sent (multer: the bytes between the quotes, `\\"` unescaped). Left out:
-# backslashes, control characters, non-UTF-8 and header lines over 4 KiB (test_known_bugs.py).
-_filename_chars = st.characters(codec="utf-8", exclude_characters='"\\' + FORBIDDEN_ID_CHARS)
+# Filenames are kept as sent (multer: the bytes between the quotes, `\\"` unescaped; backslashes and
+# paths kept); one that is not UTF-8 is dropped (`upload-<id>`). Left out: quotes, a backslash before
+# the closing quote, control characters and header lines over 4 KiB (test_known_bugs.py).
+_filename_chars = st.characters(codec="utf-8", exclude_characters='"' + FORBIDDEN_ID_CHARS)
+_not_utf8 = st.lists(st.sampled_from([b"a", b"\xff", b"\xc3", b"\x80", b"\xed\xa0\x80", b".jsonl"]), min_size=1,
+                     max_size=8).map(b"".join).filter(lambda raw: not _is_utf8(raw))
 odd_filenames = st.one_of(
     st.sampled_from(["batch.jsonl", "", "..", "../../etc/passwd", "/abs/path.jsonl", "a/b/c.jsonl", "./x",
-                     "a;b=c.jsonl", "  spaced  ", "name=x", "日本語.jsonl", "🙂", "x" * 3000, "a'b", "a%2Fb"]),
-    st.text(_filename_chars, max_size=60),
-).map(str.encode)
+                     "a;b=c.jsonl", "  spaced  ", "name=x", "日本語.jsonl", "🙂", "x" * 3000, "a'b", "a%2Fb",
+                     "C:\\data\\batch.jsonl", "a\\\\b", "\\\\server\\share\\f.jsonl"]),
+    st.text(_filename_chars, max_size=60).filter(lambda name: not name.endswith("\\")),
+).map(str.encode) | _not_utf8
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -738,7 +750,7 @@ def _live_outcome(parts: Sequence[Part], limits: Limits) -> Accepted | Expect:
             seconds = parsed if parsed is not None else seconds
         elif part.name == "file":
             seen_file = True
-            filename = None if part.filename is None else part.filename.decode()
+            filename = part.filename.decode() if part.filename is not None and _is_utf8(part.filename) else None
             requests += part.requests
             size += len(part.data)
             if not requests:

@@ -114,8 +114,7 @@ def test_expires_after_seconds_past_i64_is_ignored(fuzz_target: FuzzTarget) -> N
         assert created["expires_at"] - created["created_at"] in (30 * 86_400, 30 * 86_400 + 1)
 
 
-@xfail("multer keeps a quoted filename as sent (only `\\\"` is unescaped); the simulator (python-multipart) turns "
-       "`\\\\` into `\\` and cuts an IE-style path `C:\\dir\\f.jsonl` to `f.jsonl`")
+# fixed; kept as a regression test
 @pytest.mark.parametrize("raw", [b"C:\\data\\batch.jsonl", b"a\\\\b.jsonl"], ids=["windows-path", "double-backslash"])
 def test_backslashes_in_a_filename_are_kept(fuzz_target: FuzzTarget, raw: bytes) -> None:
     with fuzz_target.watch(), fuzz_target.user() as api:
@@ -124,8 +123,7 @@ def test_backslashes_in_a_filename_are_kept(fuzz_target: FuzzTarget, raw: bytes)
         assert response.json()["filename"] == raw.decode()
 
 
-@xfail("multer drops a filename that is not UTF-8 (`String::from_utf8(..).ok()`), so live names the file "
-       "`upload-<id>`; the simulator stores the filename with U+FFFD in place of the bad bytes")
+# fixed (multer drops a filename that is not UTF-8: `upload-<id>`); kept as a regression test
 def test_a_non_utf8_filename_becomes_upload_id(fuzz_target: FuzzTarget) -> None:
     with fuzz_target.watch(), fuzz_target.user() as api:
         response = post_files(api, multipart([_file_part(b"a\xffb.jsonl")]))

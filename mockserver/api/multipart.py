@@ -28,6 +28,47 @@ def boundary_of(content_type: str | None) -> bytes:
     return boundary
 
 
+_ASCII_WS = b" \t\n\x0c\r"  # Rust's u8::is_ascii_whitespace
+
+
+def disposition_attr(header: bytes, attr: bytes) -> str | None:
+    """`name` or `filename` of a Content-Disposition value, as the live server's multer 3.1 reads it
+    (`ContentDispositionAttr::extract_from`): the first `attr` at the start or after whitespace or
+    `;`, then `=`; a quoted value up to the first unescaped `"` with only `\\"` unescaped (backslashes
+    and paths kept as sent), or a bare value up to `;` or a space. Not UTF-8, or malformed: None."""
+    while (i := header.find(attr)) >= 0:
+        rest = header[i + len(attr):]
+        if i > 0 and header[i - 1] not in _ASCII_WS + b";":
+            header = rest  # a longer name that ends in `attr` (`filename` for `name`)
+            continue
+        rest = rest.lstrip(_ASCII_WS)
+        if not rest.startswith(b"="):
+            return None
+        rest = rest[1:].lstrip(_ASCII_WS)
+        escaped = False
+        if rest.startswith(b"\""):
+            rest = rest[1:]
+            k = rest.find(b'"')
+            while k > 0 and rest[k - 1] == 0x5C:  # a quote escaped with a backslash
+                escaped = True
+                nxt = rest.find(b'"', k + 1)
+                if nxt < 0:
+                    return None
+                k = nxt
+            if k < 0:
+                return None
+            value = rest[:k]
+        else:
+            ends = [j for j in (rest.find(b";"), rest.find(b" ")) if j >= 0]
+            value = rest[: min(ends)] if ends else rest
+        try:
+            text = value.decode()
+        except UnicodeDecodeError:
+            return None
+        return text.replace('\\"', '"') if escaped else text
+    return None
+
+
 class _PartReader:
     """python-multipart callbacks -> Upload calls."""
 
@@ -58,12 +99,10 @@ class _PartReader:
         self._header_value.clear()
 
     def headers_finished(self) -> None:
-        _, params = parse_options_header(self._disposition)
-        self._name = params.get(b"name", b"").decode("utf-8", "replace")
+        self._name = disposition_attr(self._disposition, b"name") or ""
         self._is_file = self._name == "file"
         if self._is_file:
-            filename = params.get(b"filename")
-            self.upload.begin_file(None if filename is None else filename.decode("utf-8", "replace"))
+            self.upload.begin_file(disposition_attr(self._disposition, b"filename"))
 
     def part_data(self, data: bytes, start: int, end: int) -> None:
         if self._is_file:
