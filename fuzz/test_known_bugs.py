@@ -52,16 +52,13 @@ def xfail(reason: str) -> pytest.MarkDecorator:
 
 
 # -- batch file content ---------------------------------------------------------------------------
-UNICODE_SPACE_BUG = (
-    "live trims each line with Rust's str::trim (Unicode White_Space: U+00A0, U+3000, U+2028, U+0085, ...): such "
-    "lines are blank and skipped, and such padding around a request is dropped; the simulator strips ASCII "
-    "whitespace only (bytes.strip), so it answers 400 `Invalid JSON on line N` to a file live accepts"
-)
+# live trims each line with Rust's str::trim (Unicode White_Space: U+00A0, U+3000, U+2028, U+0085, ...):
+# such lines are blank and skipped, and such padding around a request is dropped
 MINIMAL_UNICODE_SPACES = BatchFile(requests=(LINE, LINE), texts=(LINE_TEXT, LINE_TEXT),
                                    gaps=("\u00a0".encode(), "\n\u3000\n".encode(), b"\n"))
 
 
-@xfail(UNICODE_SPACE_BUG)
+# fixed (the line scanner trims Unicode White_Space as str::trim does); kept as a regression test
 @fuzz_settings(20, phases=(Phase.explicit, Phase.generate))
 @example(f=MINIMAL_UNICODE_SPACES)
 @given(f=batch_files(FUZZ_LIMITS, unicode_spaces=True))

@@ -214,6 +214,8 @@ def test_spans_and_body_do_not_depend_on_chunking(store: Store, body: bytes, siz
     [
         (BODY + b"\n" + line(method="GET"), {}, "Line 5: Unsupported HTTP method 'GET'"),
         (BODY + b"\n\n{oops", {}, "Invalid JSON on line 5: "),
+        (BODY + "\n\u3000\n\u00a0{oops\u2028".encode(), {}, "Invalid JSON on line 5: "),  # Unicode spaces trimmed
+        ("\u00a0\n".encode() + BODY, {"max_requests": 3}, "File contains 4 requests, which exceeds the maximum of 3"),
         (BODY + b'\n {"a": "\xe6\x97x"}', {}, f"File contains invalid UTF-8 on/near line 5 at byte offset {len(BODY) + 9}"),
         (BODY, {"max_requests": 3}, "File contains 4 requests, which exceeds the maximum of 3"),
         (BODY, {"max_file_size": 100}, "File exceeds the maximum allowed size of 100 bytes"),

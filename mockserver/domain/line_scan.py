@@ -12,6 +12,24 @@ from array import array
 from mockserver.domain.validation import LineRules, check_request, parse_line, quick_check
 from mockserver.errors import BadRequest
 
+# Rust's `char::is_whitespace` (Unicode White_Space), which live's `str::trim` removes around a line
+RUST_WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+
+
+def unicode_trimmed(stripped: bytes) -> tuple[int, bytes]:
+    """A line already stripped of ASCII whitespace whose first or last byte is not ASCII: trimmed of
+    Unicode whitespace as live trims it, and how many bytes went from its start. Not UTF-8: as is
+    (its UTF-8 error is reported by the checks)."""
+    try:
+        text = stripped.decode()
+    except UnicodeDecodeError:
+        return 0, stripped
+    kept = text.strip(RUST_WHITESPACE)
+    if not kept:
+        return len(stripped), b""
+    lead = len(text) - len(text.lstrip(RUST_WHITESPACE))
+    return len(text[:lead].encode()), kept.encode()
+
 
 class LineScanner:
     def __init__(self, rules: LineRules, max_requests: int, check_lines: bool = True) -> None:
@@ -64,6 +82,13 @@ class LineScanner:
         for line in lines:
             end = start + len(line)
             stripped = line.strip()
+            if stripped and (stripped[0] >= 0x80 or stripped[-1] >= 0x80):  # maybe Unicode spaces around it
+                lead, trimmed = unicode_trimmed(stripped)
+                if len(trimmed) != len(stripped):
+                    self._line_at(trimmed, start + line.find(stripped[:1]) + lead, n + 1 if trimmed else n)
+                    n += 1 if trimmed else 0
+                    start = end + 1
+                    continue
             if stripped:
                 if max_requests and n >= max_requests:
                     raise BadRequest(
@@ -77,6 +102,18 @@ class LineScanner:
             start = end + 1
         self.lines = n
         self._offset = start
+
+    def _line_at(self, trimmed: bytes, at: int, n: int) -> None:
+        """A line that Unicode whitespace surrounded: `trimmed` (maybe empty: a blank line) starts at `at`."""
+        if not trimmed:
+            return
+        max_requests = self._max_requests
+        if max_requests and n > max_requests:
+            raise BadRequest(f"File contains {n} requests, which exceeds the maximum of {max_requests}")
+        if not self._quick(trimmed):
+            self._check(trimmed, trimmed, n, at)
+        self.spans.append(at)
+        self.spans.append(at + len(trimmed))
 
     def _check(self, line: bytes, stripped: bytes, n: int, start: int) -> None:
         """The full checks of one line that the quick check did not pass; raise its error, if any."""
