@@ -166,9 +166,8 @@ def test_a_preamble_before_the_first_boundary_is_skipped(fuzz_target: FuzzTarget
         assert response.status_code == 201, response.text
 
 
-@xfail("live keeps an unterminated last line in `incomplete_line` after the end of a file part and never clears "
-       "it, so a second `file` part's first line is glued to it: live answers 400 `Invalid JSON on line 2: "
-       "trailing characters ...`; the simulator ends the line with the part and stores both requests")
+# fixed (live keeps an unterminated last line in `incomplete_line` after a file part and never clears
+# it, so a second `file` part's first line is glued to it); kept as regression tests
 def test_a_second_file_part_continues_an_unterminated_line(fuzz_target: FuzzTarget) -> None:
     body = multipart([_file_part(data=LINE_TEXT), _file_part(data=LINE_TEXT + b"\n")])
     with fuzz_target.watch(), fuzz_target.user() as api:
@@ -177,3 +176,13 @@ def test_a_second_file_part_continues_an_unterminated_line(fuzz_target: FuzzTarg
         check_nothing_stored(fuzz_target, api, before)
         assert all_files(api) == []
 
+
+
+@pytest.mark.parametrize(("second", "copies"), [(b"", 2), (b"\n" + LINE_TEXT + b"\n", 3)], ids=["empty", "line-break-first"])
+def test_a_second_file_part_repeats_an_unterminated_line(fuzz_target: FuzzTarget, second: bytes, copies: int) -> None:
+    """The glued line is the first part's last line itself when the second part is empty or starts
+    with a line break: live stores that request again."""
+    body = multipart([_file_part(data=LINE_TEXT), _file_part(data=second)])
+    with fuzz_target.watch(), fuzz_target.user() as api:
+        check_accepted(api, post_files(api, body), size=len(LINE_TEXT) + len(second), filename="batch.jsonl",
+                       expected=[stored_request(LINE)] * copies)

@@ -55,13 +55,14 @@ class LineScanner:
         self._lines(lines)
 
     def end_part(self) -> None:
-        """A file part ended: its unterminated last line is a line too."""
+        """A file part ended: its unterminated last line is a line too. As live (which never clears
+        its `incomplete_line` here), that line also stays the start of the next line, so a second
+        `file` part continues it (and an empty one, or one starting with a line break, repeats it)."""
         if self._tail:
             last = b"".join(self._tail)
-            self._tail = []
             start = self._offset
             self._lines([last])
-            self._offset = start + len(last)  # no newline after it
+            self._tail, self._offset = [last], start
         if self.lines == 0 and self._check_lines:
             raise BadRequest("File contains no valid request templates")
 
