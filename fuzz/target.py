@@ -116,12 +116,14 @@ class FuzzTarget:
 
     @contextmanager
     def user(self, key: str | None = None) -> Iterator[httpx.Client]:
-        """A client for `key` (default: a new user), closed at the end of the block."""
+        """A client for `key` (default: a new user; on live, one of its two keys), closed at the end of
+        the block (on live, what the block created is deleted then)."""
         client = self.inner.client(self.new_key() if key is None else key)
         try:
             yield client
         finally:
             client.close()
+            self.clean_up()  # on live, whose two keys every example shares: leave the account empty
 
     def advance(self, seconds: float) -> None:
         """Move the manual clock (through the control API, on the session's event loop)."""

@@ -1,7 +1,8 @@
 """Differences from the live service that the fuzz properties found, each pinned by its minimal
-example and marked `xfail(strict=True)`: when the simulator is fixed, the test passes, strict xfail
-turns that into a failure, and the marker (and the exclusion in `strategies.py`) should go; the
-example then moves to `test_regressions.py`.
+example. An open one is marked `@xfail(reason)` (strict: once the simulator is fixed the test passes,
+strict xfail turns that into a failure, and the marker and any exclusion in `strategies.py` should
+go). All found so far are fixed: each test here now states a live behaviour the simulator has, with
+the reason in a comment; on live (`DWSIM_FUZZ_TARGET=live`) they all run as plain tests.
 
 The live behaviour is read from its source: dwctl `api/handlers/files.rs::create_file_stream` and
 `OpenAIBatchRequest` (serde_json 1.0.149 without `preserve_order`, Cargo.lock of control-layer
@@ -128,9 +129,8 @@ def test_a_non_utf8_filename_becomes_upload_id(fuzz_target: FuzzTarget) -> None:
         assert response.json()["filename"] == f"upload-{response.json()['id']}"
 
 
-@xfail("multer parses part headers with httparse, which refuses control characters (but TAB) and DEL in a header "
-       "value and ends a header line at a bare LF: live answers 400 `Failed to read multipart upload: ...`; "
-       "the simulator stores the file with the character in its filename")
+# fixed (multer parses part headers with httparse, which refuses control characters but TAB, and DEL, in
+# a header, and ends a header line at a bare LF); kept as a regression test
 @pytest.mark.parametrize("raw", [b"a\nb.jsonl", b"a\x01b.jsonl", b"a\x7fb.jsonl"], ids=["bare-LF", "SOH", "DEL"])
 def test_control_characters_in_a_part_header_are_400(fuzz_target: FuzzTarget, raw: bytes) -> None:
     with fuzz_target.watch(), fuzz_target.user() as api:
@@ -139,8 +139,8 @@ def test_control_characters_in_a_part_header_are_400(fuzz_target: FuzzTarget, ra
         check_nothing_stored(fuzz_target, api, before)
 
 
-@xfail("multer has no limit on a part header's length (live stores a 5,000-character filename); python-multipart "
-       "refuses header lines over 4,224 bytes: the simulator answers 400 `... Maximum header size exceeded`")
+# fixed (multer has no limit on a part header's length; python-multipart's 4,224 bytes is raised to 1 MiB);
+# kept as a regression test
 def test_a_long_filename_is_kept(fuzz_target: FuzzTarget) -> None:
     with fuzz_target.watch(), fuzz_target.user() as api:
         response = post_files(api, multipart([_file_part(b"f" * 5000)]))
@@ -148,8 +148,8 @@ def test_a_long_filename_is_kept(fuzz_target: FuzzTarget) -> None:
         assert response.json()["filename"] == "f" * 5000
 
 
-@xfail("multer allows 32 headers per part (httparse buffer of MAX_HEADERS = 32); python-multipart allows 8: "
-       "the simulator answers 400 `... Maximum header count exceeded` to a part with 9 headers")
+# fixed (multer: room for 32 headers a part, httparse's MAX_HEADERS; python-multipart allowed 8); kept as
+# regression tests
 def test_a_part_with_nine_headers_is_accepted(fuzz_target: FuzzTarget) -> None:
     headers = tuple(b"X-Extra-%d: v" % k for k in range(8))
     with fuzz_target.watch(), fuzz_target.user() as api:
@@ -157,8 +157,16 @@ def test_a_part_with_nine_headers_is_accepted(fuzz_target: FuzzTarget) -> None:
         assert response.status_code == 201, response.text
 
 
-@xfail("multer skips whatever precedes the first boundary (a preamble, RFC 2046 §5.1.1): live accepts the upload; "
-       "the simulator answers 400 `Failed to read multipart upload: ... Expected boundary character`")
+def test_a_part_with_33_headers_is_400(fuzz_target: FuzzTarget) -> None:
+    headers = tuple(b"X-Extra-%d: v" % k for k in range(32))  # and Content-Disposition: 33
+    with fuzz_target.watch(), fuzz_target.user() as api:
+        before = fuzz_target.store_state()
+        check_rejected(post_files(api, multipart([_file_part(headers=headers)])), Expect(400, BAD_MULTIPART))
+        check_nothing_stored(fuzz_target, api, before)
+
+
+# fixed (multer skips whatever precedes the first boundary: a preamble, RFC 2046 5.1.1); kept as a
+# regression test
 def test_a_preamble_before_the_first_boundary_is_skipped(fuzz_target: FuzzTarget) -> None:
     body = b"This is a preamble.\r\n" + multipart([_file_part()])
     with fuzz_target.watch(), fuzz_target.user() as api:

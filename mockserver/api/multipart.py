@@ -6,6 +6,7 @@ small text fields are collected (up to 64 KiB) and handed over whole.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 from python_multipart.exceptions import MultipartParseError
@@ -16,6 +17,9 @@ from mockserver.errors import BadRequest
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_BOUNDARY = 200
+MAX_PART_HEADERS = 32  # multer: httparse with room for 32 headers a part
+MAX_HEADER_LINE = 1024 * 1024  # multer has none (bounded by the upload's size limit); here 1 MiB a header line
+_HEADER_CONTROLS = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")  # httparse: no controls but TAB, no DEL
 
 
 def boundary_of(content_type: str | None) -> bytes:
@@ -93,6 +97,8 @@ class _PartReader:
         self._header_value += data[start:end]
 
     def header_end(self) -> None:
+        if _HEADER_CONTROLS.search(self._header_value) or _HEADER_CONTROLS.search(self._header_field):
+            raise BadRequest("Failed to read multipart upload: Multipart parsing failed: invalid part header")
         if bytes(self._header_field).lower() == b"content-disposition":
             self._disposition = bytes(self._header_value)
         self._header_field.clear()
@@ -128,7 +134,9 @@ async def receive_upload(stream: AsyncIterator[bytes], content_type: str | None,
         raise BadRequest("Invalid multipart request: the boundary is too long")
     parser = MultipartParser(
         boundary,
-        {
+        max_header_count=MAX_PART_HEADERS,
+        max_header_size=MAX_HEADER_LINE,
+        callbacks={
             "on_part_begin": reader.part_begin,
             "on_header_field": reader.header_field,
             "on_header_value": reader.header_value,
@@ -140,11 +148,31 @@ async def receive_upload(stream: AsyncIterator[bytes], content_type: str | None,
         },
     )
     try:
-        async for chunk in stream:
-            if chunk:
-                parser.write(chunk)
+        async for chunk in _from_first_boundary(stream, b"--" + boundary):
+            parser.write(chunk)
         parser.finalize()
     except MultipartParseError as exc:
         raise BadRequest(f"Failed to read multipart upload: Multipart parsing failed: {exc}") from None
     if not reader.finished:
         raise BadRequest("Failed to read multipart upload: Multipart parsing failed: incomplete multipart stream")
+
+
+async def _from_first_boundary(stream: AsyncIterator[bytes], delimiter: bytes) -> AsyncIterator[bytes]:
+    """The body from its first `--boundary` on: multer skips whatever comes before it (a preamble,
+    RFC 2046 5.1.1), wherever it is. Only the last few bytes are kept while looking."""
+    held: bytes | None = b""
+    async for chunk in stream:
+        if not chunk:
+            continue
+        if held is None:
+            yield chunk
+            continue
+        held += chunk
+        found = held.find(delimiter)
+        if found < 0:
+            held = held[-(len(delimiter) - 1):] if len(delimiter) > 1 else b""
+            continue
+        rest, held = held[found:], None
+        yield rest
+    if held is not None and held:
+        yield held  # no boundary at all: the parser reports it
