@@ -78,6 +78,17 @@ def test_create_needs_a_json_body(api: httpx.Client) -> None:
     assert broken.text.startswith("Failed to parse the request body as JSON")
 
 
+def test_a_create_body_over_2_mib_is_413(api: httpx.Client) -> None:
+    # axum's DefaultBodyLimit (2 MiB) on the JSON routes: dwctl lib.rs raises the limit for /files only
+    file_id = upload_ok(api, n_chat_lines(1))["id"]
+    payload = {"input_file_id": file_id, "endpoint": "/v1/chat/completions", "completion_window": "24h",
+               "metadata": {"note": "x" * (2 * 1024 * 1024)}}
+    response = api.post("/batches", json=payload)
+    assert response.status_code == 413
+    assert response.text == "Failed to buffer the request body: length limit exceeded"
+    assert api.get("/batches").json()["data"] == []
+
+
 def test_unknown_and_foreign_input_files(api: httpx.Client, other_api: httpx.Client) -> None:
     # tests/perms/files-and-batches.hurl: 404 for a missing file, 403 for another user's
     missing = str(uuid.uuid4())

@@ -277,3 +277,11 @@ def test_latency_rules_and_api_delays(sim: AsgiTarget) -> None:
     journal = sim.control("GET", "/_mock/journal")["data"]
     delayed = [e for e in journal if e["fault"] == "delay 30 ms"]
     assert len(delayed) == 1 and delayed[0]["duration_ms"] >= 30
+
+
+def test_a_scenario_over_1_mib_is_413(sim: AsgiTarget) -> None:
+    huge = {"http": [{"method": "GET", "path": "/v1/files", "status": 500, "note": "x" * (1024 * 1024)}]}
+    with sim.client(None) as client:
+        response = client.put(sim.root_url + "/_mock/faults", json=huge)
+    assert response.status_code == 413 and "at most 1048576 bytes" in response.text
+    assert sim.control("GET", "/_mock/faults") == {}  # nothing installed

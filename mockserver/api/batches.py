@@ -7,12 +7,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mockserver.api.common import backend, caller, content_response, int_param, json_response
+from mockserver.api.common import backend, bounded_body, caller, content_response, int_param, json_response
 from mockserver.backend import Backend
 from mockserver.domain.nesting import too_deep
 from mockserver.domain.status import BatchView
 from mockserver.errors import BadRequest, UnsupportedMediaType
 from mockserver.render import list_object
+
+JSON_BODY_LIMIT = 2 * 1024 * 1024  # axum's DefaultBodyLimit, which live's JSON routes keep
 
 
 async def json_body(request: Request) -> object:
@@ -20,7 +22,7 @@ async def json_body(request: Request) -> object:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not (ctype == "application/json" or (ctype.startswith("application/") and ctype.endswith("+json"))):
         raise UnsupportedMediaType("Expected request with `Content-Type: application/json`")
-    raw = await request.body()
+    raw = await bounded_body(request, JSON_BODY_LIMIT, "Failed to buffer the request body: length limit exceeded")
     try:
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

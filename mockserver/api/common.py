@@ -11,7 +11,7 @@ from starlette.responses import Response, StreamingResponse
 from mockserver.backend import Backend
 from mockserver.domain.files import Content
 from mockserver.domain.users import User
-from mockserver.errors import BadRequest
+from mockserver.errors import BadRequest, PayloadTooLarge
 
 NDJSON = "application/x-ndjson"
 
@@ -36,6 +36,22 @@ def int_param(request: Request, name: str) -> int | None:
     if not -(2**63) <= value < 2**63:  # live parses an i64
         raise BadRequest(f"Failed to deserialize query string: {name}: number too large to fit in target type")
     return value
+
+
+async def bounded_body(request: Request, limit: int, message: str) -> bytes:
+    """The whole request body, or 413 `message` once it (or its declared length) passes `limit` bytes:
+    read no further than the limit, as axum's body limit does."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(message)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(message)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def json_response(payload: Any, status: int = 200) -> Response:

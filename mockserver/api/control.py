@@ -10,10 +10,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mockserver.api.common import backend, json_response
+from mockserver.api.common import backend, bounded_body, json_response
 from mockserver.domain.clock import ClockError, ManualClock
 from mockserver.domain.faults import ScenarioError, parse_scenario
 from mockserver.errors import BadRequest, Unauthorized
+
+CONTROL_BODY_LIMIT = 1024 * 1024
+TOO_LARGE = f"control API: a request body may have at most {CONTROL_BODY_LIMIT} bytes"
 
 
 def _guard(request: Request) -> None:
@@ -30,7 +33,7 @@ def _clock_state(request: Request) -> dict[str, Any]:
 
 async def _number(request: Request, key: str) -> float:
     try:
-        payload = orjson.loads(await request.body())
+        payload = orjson.loads(await bounded_body(request, CONTROL_BODY_LIMIT, TOO_LARGE))
     except orjson.JSONDecodeError:
         raise BadRequest(f'expected a JSON body {{"{key}": <number>}}') from None
     value = payload.get(key) if isinstance(payload, dict) else None
@@ -80,7 +83,7 @@ async def reset(request: Request) -> Response:
 async def put_faults(request: Request) -> Response:
     _guard(request)
     try:
-        scenario = parse_scenario(orjson.loads(await request.body()))
+        scenario = parse_scenario(orjson.loads(await bounded_body(request, CONTROL_BODY_LIMIT, TOO_LARGE)))
     except orjson.JSONDecodeError:
         raise BadRequest("expected a JSON scenario document") from None
     except ScenarioError as exc:
