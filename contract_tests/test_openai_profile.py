@@ -177,6 +177,8 @@ def test_result_files_are_hidden_until_the_batch_ends(sdk: openai.OpenAI, target
 
 
 def test_batches_list_pages_by_the_last_id(sdk: openai.OpenAI) -> None:
+    empty = _raw(sdk, "/batches")
+    assert empty == {"object": "list", "data": [], "first_id": None, "last_id": None, "has_more": False}  # A6
     ids = {_create(sdk, n_chat_lines(1)).id for _ in range(3)}
     assert {b.id for b in sdk.batches.list(limit=2)} == ids
 

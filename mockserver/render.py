@@ -36,12 +36,16 @@ def file_object(row: FileRow, size: int, *, email: str | None) -> dict[str, Any]
     return obj
 
 
-def list_object(items: Sequence[T], has_more: bool, render: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+def list_object(
+    items: Sequence[T], has_more: bool, render: Callable[[T], dict[str, Any]], *, null_ids: bool = False
+) -> dict[str, Any]:
+    """The list envelope: `first_id`/`last_id` omitted on an empty page (live), or null (`null_ids`,
+    OpenAI's spec, where both are required)."""
     data = [render(item) for item in items]
     out: dict[str, Any] = {"object": "list", "data": data}
-    if data:
-        out["first_id"] = data[0]["id"]
-        out["last_id"] = data[-1]["id"]
+    if data or null_ids:
+        out["first_id"] = data[0]["id"] if data else None
+        out["last_id"] = data[-1]["id"] if data else None
     out["has_more"] = has_more
     return out
 

@@ -61,8 +61,9 @@ async def list_batches(request: Request) -> Response:
         user.id, after=q.get("after"), limit=int_param(request, "limit"), status=q.get("status"),
         search=q.get("search"), active_first=_flag(request, "active_first"),
     )
-    render_batch = backend(request).profile.render_batch
-    return json_response(list_object(page.items, page.has_more, lambda v: render_batch(v, True)))
+    profile = backend(request).profile
+    return json_response(list_object(page.items, page.has_more, lambda v: profile.render_batch(v, True),
+                                     null_ids=profile.openai))
 
 
 async def batch_json(sim: Backend, authorization: str | None, batch_id: str) -> bytes:

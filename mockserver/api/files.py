@@ -56,7 +56,7 @@ async def list_files(request: Request) -> Response:
     def render(row: FileRow) -> dict[str, object]:
         return render_file(row, files.size(row), user.email)
 
-    return json_response(list_object(page.items, page.has_more, render))
+    return json_response(list_object(page.items, page.has_more, render, null_ids=backend(request).profile.openai))
 
 
 async def get_file(request: Request) -> Response:
