@@ -22,7 +22,6 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -34,12 +33,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import orjson
 
 from bench.gen import CACHE_DIR, MODEL, ensure_file
+from bench.server import STARTUP_TIMEOUT, BenchFailed, Process, Simulator, drain
 
 AUTH = {"Authorization": "Bearer any-key"}
 ADVANCE_SECONDS = 172_800
@@ -49,15 +49,9 @@ P99_GOAL_MS = 2.0
 LOAD_P99_GOAL_RATIO = 10.0
 LOAD_SPEED = 20.0
 SMALL_LINES = 20
-STARTUP_TIMEOUT = 60.0
 WRK_CONNECTIONS = 16
 
 
-class BenchFailed(Exception):
-    pass
-
-
-# -- helpers ----------------------------------------------------------------------------------------
 def _spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
     if len(values) == 1:
         return fmt.format(values[0])
@@ -68,64 +62,11 @@ def _goal(ok: bool) -> str:
     return "goal met" if ok else "goal missed"
 
 
-def _drain(stream: IO[str]) -> None:
-    for _ in stream:
-        pass
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-class Process:
-    """A server subprocess; `stop()` sends SIGINT, then kills after a grace period."""
-
-    def __init__(self, cmd: list[str], log_path: Path) -> None:
-        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.log_path = log_path
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, text=True)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-    def fail(self, what: str) -> BenchFailed:
-        self.stop()
-        return BenchFailed(f"{what}; see {self.log_path}:\n{self.log_path.read_text()[-2000:]}")
-
-
-class Simulator(Process):
-    def __init__(self, data_dir: Path, log_path: Path, extra: Sequence[str]) -> None:
-        cmd = [sys.executable, "-m", "mockserver", "--port", "0", "--data-dir", str(data_dir), "--log-level", "warning"]
-        super().__init__([*cmd, *extra], log_path)
-        assert self.proc.stdout is not None
-        found: list[str] = []
-
-        def read() -> None:
-            assert self.proc.stdout is not None
-            for line in self.proc.stdout:
-                if "listening on " in line:
-                    found.append(line.split("listening on ", 1)[1].split()[0].rstrip("/"))
-                    break
-            _drain(self.proc.stdout)
-
-        threading.Thread(target=read, daemon=True).start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not found and time.monotonic() < deadline and self.proc.poll() is None:
-            time.sleep(0.02)
-        if not found:
-            raise self.fail("simulator did not start")
-        self.base_url = found[0]  # ends in /v1
-        self.root = self.base_url.removesuffix("/v1")
 
 
 class BareApp(Process):
@@ -137,7 +78,7 @@ class BareApp(Process):
         ]
         super().__init__(cmd, log_path)
         assert self.proc.stdout is not None
-        threading.Thread(target=_drain, args=(self.proc.stdout,), daemon=True).start()
+        threading.Thread(target=drain, args=(self.proc.stdout,), daemon=True).start()
         self.url = f"http://127.0.0.1:{port}/v1/batches/0a6f3c1e-5b7d-4c2a-9e8f-1d2c3b4a5f60"
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline and self.proc.poll() is None:

@@ -25,13 +25,9 @@ import argparse
 import asyncio
 import contextlib
 import os
-import re
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -44,54 +40,12 @@ import orjson
 
 from bench import gen
 from bench.gen import CACHE_DIR, ensure_file
+from bench.server import Simulator
 from bench.upload import _proc_status, _reset_peak
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "expired"})
-STARTUP_TIMEOUT = 60.0
 MIB = 1024 * 1024
 DEFAULT_MAX_FILE_SIZE = 200 * MIB
-
-
-class Server:
-    """`python -m mockserver` on a free port with its own data folder; its output goes to a log file."""
-
-    def __init__(self, data_dir: Path, log_path: Path, flags: Sequence[str]) -> None:
-        self.log_path = log_path
-        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        cmd = [sys.executable, "-m", "mockserver", "--port", "0", "--data-dir", str(data_dir),
-               "--log-level", "warning", *flags]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, text=True)
-        found: list[str] = []
-        ready = threading.Event()
-
-        def read() -> None:
-            assert self.proc.stdout is not None
-            for line in self.proc.stdout:
-                match = re.search(r"listening on (http://\S+)/v1", line)
-                if match and not found:
-                    found.append(match.group(1))
-                    ready.set()
-
-        threading.Thread(target=read, daemon=True).start()  # keeps draining stdout after the start line
-        if not ready.wait(STARTUP_TIMEOUT):
-            self.stop()
-            raise RuntimeError(f"server did not start; see {log_path}:\n{log_path.read_text()[-2000:]}")
-        self.root = found[0]
-        self.base_url = self.root + "/v1"
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
@@ -266,7 +220,7 @@ def run_load(args: argparse.Namespace, work: Path) -> bool:
     slices, path = client_slices(args.clients, args.lines, args.seed)
     size = sum(len(c) for c, _ in slices)
     print(f"load: {args.clients} files of {args.lines} lines, {size / 1e6:.1f} MB in all (from {path})", flush=True)
-    server = Server(work / "load-data", work / "load-server.log",
+    server = Simulator(work / "load-data", work / "load-server.log",
                     ["--clock", "real", "--speed", str(args.speed), "--seed", str(args.seed)])
     stats = Stats()
     try:
@@ -351,7 +305,7 @@ def run_big(args: argparse.Namespace, work: Path) -> bool:
     if size > DEFAULT_MAX_FILE_SIZE:  # the generator's sizes are approximate: let the file through
         flags += ["--max-file-size", str(size + MIB)]
         print(f"  note: the file is over the default 200 MiB limit; the server runs with --max-file-size {size + MIB}")
-    server = Server(work / "big-data", work / "big-server.log", flags)
+    server = Simulator(work / "big-data", work / "big-server.log", flags)
     ok = True
     rows: list[list[str]] = [["step", "seconds", "peak RSS growth MiB", "note"]]
     try:

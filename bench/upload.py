@@ -14,28 +14,25 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import orjson
 
 from bench.gen import CACHE_DIR, ensure_file
+from bench.server import Simulator
 
 ALLOWED_URLS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses", "/v1/messages"})
 MAX_CUSTOM_ID_BYTES = 64
 UPLOAD_GOAL_RATIO = 1.5
 MEMORY_GOAL_PCT = 5.0
-STARTUP_TIMEOUT = 60.0
 MIB = 1024 * 1024
 
 
@@ -96,62 +93,6 @@ def _reset_peak(pid: int) -> bool:
     return True
 
 
-def _drain(stream: IO[str]) -> None:
-    for _ in stream:
-        pass
-
-
-class Server:
-    """A fresh simulator process on a free port with its own data dir."""
-
-    def __init__(self, data_dir: Path, log_path: Path) -> None:
-        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.log_path = log_path
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mockserver", "--port", "0", "--data-dir", str(data_dir), "--log-level", "warning"],
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-        )
-        self.base_url = self._wait_listening()
-        assert self.proc.stdout is not None
-        threading.Thread(target=_drain, args=(self.proc.stdout,), daemon=True).start()
-
-    def _wait_listening(self) -> str:
-        assert self.proc.stdout is not None
-        found: list[str] = []
-
-        def read() -> None:
-            assert self.proc.stdout is not None
-            for line in self.proc.stdout:
-                marker = "listening on "
-                if marker in line:
-                    found.append(line.split(marker, 1)[1].split()[0].rstrip("/"))
-                    return
-
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        reader.join(STARTUP_TIMEOUT)
-        if not found:
-            self.stop()
-            raise RuntimeError(f"server did not start; see {self.log_path}:\n{self.log_path.read_text()[-2000:]}")
-        return found[0]
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-
 @dataclass
 class UploadResult:
     seconds: float
@@ -166,7 +107,7 @@ class UploadResult:
 
 def upload_once(path: Path, work_dir: Path) -> UploadResult:
     data_dir = work_dir / "data"
-    server = Server(data_dir, work_dir / "server.log")
+    server = Simulator(data_dir, work_dir / "server.log")
     try:
         headers = {"Authorization": "Bearer any-key"}
         with httpx.Client(base_url=server.base_url, headers=headers, timeout=httpx.Timeout(600.0)) as client:
