@@ -42,31 +42,28 @@ def upload(client: httpx.Client, content: bytes, *, filename: bytes = b"batch.js
     return post_files(client, multipart(parts), chunked=chunked)
 
 
-def all_files(client: httpx.Client) -> list[dict[str, Any]]:
-    """Every file in the caller's list, following the `after` cursor."""
+def _all_of(client: httpx.Client, path: str) -> list[dict[str, Any]]:
+    """Every item of a list route, following the `after` cursor."""
     out: list[dict[str, Any]] = []
     params: dict[str, str | int] = {"limit": 101}
     while True:
-        page = no_5xx(client.get("/files", params=params))
+        page = no_5xx(client.get(path, params=params))
         assert page.status_code == 200, page.text
         body = page.json()
         out += body["data"]
         if not body["has_more"]:
             return out
         params["after"] = body["last_id"]
+
+
+def all_files(client: httpx.Client) -> list[dict[str, Any]]:
+    """Every file in the caller's list."""
+    return _all_of(client, "/files")
 
 
 def all_batches(client: httpx.Client) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    params: dict[str, str | int] = {"limit": 101}
-    while True:
-        page = no_5xx(client.get("/batches", params=params))
-        assert page.status_code == 200, page.text
-        body = page.json()
-        out += body["data"]
-        if not body["has_more"]:
-            return out
-        params["after"] = body["last_id"]
+    """Every batch in the caller's list."""
+    return _all_of(client, "/batches")
 
 
 def check_rejected(response: httpx.Response, expect: Expect) -> None:

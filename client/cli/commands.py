@@ -123,15 +123,21 @@ def follow_batch(ctx: Context, batch: Batch, output: str | None, errors: str | N
     return exits.for_batch(final)
 
 
+def _follow_or_show(ctx: Context, batch: Batch) -> int:
+    """After creating a batch: wait for it (and write its files) when asked, else print it."""
+    a = ctx.args
+    if _wants_wait(a):
+        return follow_batch(ctx, batch, a.output, a.errors, a.timeout)
+    ctx.emit(render.batch_block(batch), batch.raw)
+    return exits.OK
+
+
 def submit(ctx: Context) -> int:
     a = ctx.args
     batch = ctx.client.submit(a.file, completion_window=a.window, endpoint=a.endpoint, metadata=_metadata(a.metadata),
                               unique_ids=not a.allow_duplicate_ids)
     ctx.note(f"created batch {batch.id} ({batch.request_counts.total} requests, window {batch.completion_window})")
-    if _wants_wait(a):
-        return follow_batch(ctx, batch, a.output, a.errors, a.timeout)
-    ctx.emit(render.batch_block(batch), batch.raw)
-    return exits.OK
+    return _follow_or_show(ctx, batch)
 
 
 def status(ctx: Context) -> int:
@@ -206,10 +212,7 @@ def retry_failed(ctx: Context) -> int:
         ctx.emit(f"no failed requests in batch {a.id}", None)
         return exits.OK
     ctx.note(f"resubmitted {batch.request_counts.total} failed requests as batch {batch.id}")
-    if _wants_wait(a):
-        return follow_batch(ctx, batch, a.output, a.errors, a.timeout)
-    ctx.emit(render.batch_block(batch), batch.raw)
-    return exits.OK
+    return _follow_or_show(ctx, batch)
 
 
 def cancel(ctx: Context) -> int:
