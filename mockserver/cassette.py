@@ -17,7 +17,7 @@ No key, token or header is ever written: only the base URL, the request bodies a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -127,10 +127,3 @@ class Writer:
 
     def status(self, t: float, status: str, completed: int, failed: int) -> None:
         self._write({"type": "status", "t": round(t, 6), "status": status, "completed": completed, "failed": failed})
-
-
-def iter_lines(path: Path) -> Iterator[dict[str, Any]]:
-    """The request lines of a batch input file (blank lines skipped)."""
-    for raw in path.read_bytes().splitlines():
-        if raw.strip():
-            yield orjson.loads(raw)

@@ -28,11 +28,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import orjson
 
-from mockserver.cassette import Writer, attempt_record, iter_lines
+from client.batchfile import check_lines, read_batch_file
+from client.errors import BatchFileError
+from mockserver.cassette import Writer, attempt_record
 from mockserver.domain.schedule import Attempt, backoff, is_retriable
 from mockserver.upstream import Upstream, UpstreamConfig, parse_model_map
 
@@ -163,11 +165,23 @@ def record_batch_api(args: argparse.Namespace, lines: list[dict[str, Any]], out:
             clock.sleep(args.poll)
 
 
+def _refuse(message: str) -> NoReturn:
+    """A bad command line or input file: say why, exit 2, write nothing."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    lines = list(iter_lines(Path(args.input)))
+    try:
+        lines = read_batch_file(args.input)
+        check_lines(lines, unique_ids=False)  # repeated custom_ids are recorded in turn
+    except OSError as exc:
+        _refuse(f"{args.input}: {exc.strerror}")
+    except BatchFileError as exc:
+        _refuse(f"{args.input}: {exc}")
     if not lines:
-        raise SystemExit(f"{args.input}: no request lines")
+        _refuse(f"{args.input}: no request lines")
     with open(args.output, "w", encoding="utf-8") as out:
         if args.upstream:
             try:

@@ -368,7 +368,7 @@ def test_the_console_serves_the_openai_profile() -> None:
         openai_sim.advance(100)
         for path in ("/files", "/batches", f"/batches/{ran}", f"/batches/{refused}"):
             assert c.get(C + path).status_code == 200, path
-        assert "completed" in c.get(f"{C}/batches/{ran}").text
-        assert "failed" in c.get(f"{C}/batches/{refused}").text
+        assert 'id="batch-status">completed<' in c.get(f"{C}/batches/{ran}").text
+        assert 'id="batch-status">failed<' in c.get(f"{C}/batches/{refused}").text  # validation failed
     finally:
         openai_sim.close()

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 
 from contract_tests.helpers import chat_line, jsonl, start_batch
 from contract_tests.targets import CHAT_MODEL
@@ -147,3 +148,15 @@ def test_record_through_a_batch_api_then_replay(tmp_path: Path) -> None:
     _, output, errors = replay_run(cassette, batch_file.read_bytes())
     assert errors == b""
     assert {x["custom_id"]: x["response"]["body"] for x in map(orjson.loads, output.splitlines())} == recorded_output
+
+
+@pytest.mark.parametrize("content", [b"{not json\n", b'{"custom_id": "a"}\n', b"\n \n"], ids=["json", "fields", "empty"])
+def test_record_refuses_a_bad_input_file_and_writes_nothing(tmp_path: Path, content: bytes) -> None:
+    batch_file = tmp_path / "batch.jsonl"
+    batch_file.write_bytes(content)
+    cassette = tmp_path / "cassette.jsonl"
+    run = subprocess.run([sys.executable, "-m", "mockserver.record", str(batch_file), "-o", str(cassette),
+                          "--upstream", "http://127.0.0.1:9"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith(f"error: {batch_file}: ") and "Traceback" not in run.stderr
+    assert not cassette.exists()
