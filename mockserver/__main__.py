@@ -130,11 +130,15 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
     if not 0 <= settings.latency_min <= settings.latency_max or settings.concurrency_per_model < 1:
         raise SystemExit("need 0 <= --latency-min <= --latency-max and --concurrency >= 1")
+    if settings.finalize_delay < 0 or settings.cancel_delay < 0:
+        raise SystemExit("need --finalize-delay >= 0 and --cancel-delay >= 0")
     if args.models_file:
         settings = replace(settings, models=load_models(Path(args.models_file)))
     if args.upstream and args.replay:
         raise SystemExit("choose one of --upstream and --replay")
     if args.upstream:
+        if not args.upstream.startswith(("http://", "https://")):
+            raise SystemExit(f"--upstream wants an http:// or https:// URL, not {args.upstream!r}")
         if args.upstream_concurrency < 1 or not args.upstream_timeout > 0:
             raise SystemExit("need --upstream-concurrency >= 1 and --upstream-timeout > 0")
         try:

@@ -32,9 +32,18 @@ def test_flags_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     assert build_parser().parse_args(["--port", "7000"]).port == 7000
 
 
-def test_bad_timing_is_refused() -> None:
-    with pytest.raises(SystemExit):
-        settings_from(build_parser().parse_args(["--latency-min", "3", "--latency-max", "1"]))
+@pytest.mark.parametrize(("flags", "says"), [
+    (["--latency-min", "3", "--latency-max", "1"], "--latency-min"),
+    (["--profile", "openai", "--finalize-delay", "-1"], "--finalize-delay"),
+    (["--cancel-delay", "-0.5"], "--cancel-delay"),
+    (["--upstream", "ftp://models.local"], "http:// or https://"),
+    (["--upstream", "http://a", "--replay", "c.jsonl"], "choose one"),
+    (["--upstream", "http://a", "--upstream-model", "no-equals"], "LOCAL=REMOTE"),
+])
+def test_bad_flags_are_refused_with_their_reason(flags: list[str], says: str) -> None:
+    with pytest.raises(SystemExit) as refused:
+        settings_from(build_parser().parse_args(flags))
+    assert says in str(refused.value.code)
 
 
 def test_configured_keys_only() -> None:
