@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mockserver.domain import upload as upload_module
 from mockserver.domain.upload import Upload
@@ -98,6 +100,12 @@ UNCOMMON = [  # valid, or not; the quick check may answer either way but never w
     line(method="post"),
     line(body={"model": CHAT_MODEL, "pad": "x" * 250}),  # near the body-size limit
     line(body={"model": CHAT_MODEL, "priority": 1, "pad": "x" * 390}),
+    line(body={"model": CHAT_MODEL, "n": 1}).replace(b'"n":1', b'"n":123456789012345678901234567890'),  # > 64 bits
+    line(body={"model": CHAT_MODEL, "many": [{} for _ in range(130)]}),  # many brackets, 3 levels
+    line(extra=1)[:-1] + b',"extra":2}',  # a name twice that is not a request field
+    line(body={"model": CHAT_MODEL, "x": 1})[:-2] + b',"x":2}}',  # a body name twice: the last counts
+    line(body={"model": "unknown", "x": 1})[:-2] + b',"model":"chat-model"}}',  # valid: the last `model` counts
+    line(body={"model": CHAT_MODEL, "t": "X"}).replace(b'"X"', rb'"\u00e9\ud83d\ude00 \" / \\ \n"'),  # escapes
 ]
 INVALID = [
     b"{",
@@ -128,6 +136,17 @@ INVALID = [
     line()[:-1] + b',"url":"/v1/chat/completions"}',  # a field named twice
     line(body={"model": CHAT_MODEL, "deep": nested(126)}),  # 128 levels
     line(extra=nested(127)),
+    b"\xef\xbb\xbf" + line(),  # a BOM (simdjson would skip it; live does not)
+    line(body={"model": CHAT_MODEL, "x": 1})[:-2] + b',"model":"unknown"}}',  # `model` twice: the last counts
+    line(body={"model": "unknown", "x": 1})[:-2] + b',"model":3}}',
+    line(body={"model": CHAT_MODEL, "x": 1})[:-3] + b'1e400}}',  # out of range for a double
+    line(body={"model": CHAT_MODEL, "x": "ab"}).replace(b"ab", b"a\xffb"),  # not UTF-8 in a field no rule reads
+    line(body={"model": CHAT_MODEL, "x": "ab"}).replace(b"ab", b"\\ud800"),  # a lone surrogate escape
+    line(body={"model": CHAT_MODEL, "x": "ab"}).replace(b"ab", b"\\q"),  # no such escape
+    line(body={"model": CHAT_MODEL, "x": "ab"}).replace(b"ab", b"a\x01b"),  # a control character
+    line(body={"model": CHAT_MODEL, "x": [1]}).replace(b"[1]", b"[1,]"),
+    line(body={"model": CHAT_MODEL, "x": 1}).replace(b":1}", b":01}"),
+    line() + b"{}",
 ]
 
 
@@ -147,6 +166,53 @@ def test_quick_check_never_passes_what_the_rules_refuse(raw: bytes) -> None:
 def test_invalid_lines_are_refused(raw: bytes) -> None:
     assert full_check(raw) is not None
     assert not quick_check(RULES)(raw)
+
+
+UNLIMITED = LineRules(RULES.allowed_url_paths, RULES.model_kinds, max_body_size=0)
+
+
+@pytest.mark.parametrize("raw", [line(body={"model": CHAT_MODEL, "deep": nested(126)}), line(extra=nested(127))])
+def test_quick_check_never_passes_too_deep_a_line(raw: bytes) -> None:
+    # 128 levels: serde_json's limit refuses them, simdjson's (1,024) would not
+    with pytest.raises(ApiError, match="recursion limit exceeded"):
+        parse_line(raw, 1)
+    assert not quick_check(UNLIMITED)(raw)
+    assert quick_check(UNLIMITED)(line(body={"model": CHAT_MODEL, "deep": nested(125)}))  # 127 levels pass
+
+
+# Bytes that change what a JSON parser accepts: structure, escapes, numbers, broken or odd UTF-8,
+# controls, whitespace JSON does not allow, a BOM, and literals.
+_TRICKY = [
+    b'"', b"\\", b"{", b"}", b"[", b"]", b",", b":", b"0", b"-", b"e", b".", b"\\u", b"\\ud800", b"\\udc00",
+    b"\\uD83D\\uDE00", b"\\u0000", b"\\/", b"\xff", b"\xc3", b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
+    b"\xf0\x9f\x98", b"\xe2\x80\xa8", b"\xef\xbb\xbf", b"\x00", b"\x1f", b"\x7f", b" ", b"\t", b"\x0c", b"\r",
+    b"1e400", b"123456789012345678901234", b"-0", b"01", b"1.", b"tru", b"null", b"NaN", b'"model"', b'"url"',
+]
+_SEEDS = [*COMMON, *UNCOMMON]
+
+
+@st.composite
+def mutated_lines(draw: st.DrawFn) -> bytes:
+    raw = bytearray(draw(st.sampled_from(_SEEDS)))
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(raw)))
+        piece = draw(st.sampled_from(_TRICKY) | st.binary(min_size=1, max_size=2))
+        how = draw(st.sampled_from(["insert", "overwrite", "delete"]))
+        if how == "insert":
+            raw[at:at] = piece
+        elif how == "overwrite":
+            raw[at : at + len(piece)] = piece
+        else:
+            del raw[at : at + len(piece)]
+    return bytes(raw)
+
+
+@settings(max_examples=3000, derandomize=True, database=None, deadline=None)
+@given(mutated_lines())
+def test_quick_check_never_passes_a_mutated_line_the_rules_refuse(raw: bytes) -> None:
+    stripped = raw.strip()
+    if stripped and quick_check(RULES)(stripped):
+        assert full_check(stripped) is None
 
 
 # -- streamed uploads -------------------------------------------------------------------------------

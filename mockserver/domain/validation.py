@@ -6,8 +6,8 @@ then custom_id, method, url, body.model, model access (403), model type, body si
 `Line N: ...`. N counts non-blank lines from 1. The wording after `Invalid JSON on line N:` is our
 parser's (the live server prints serde's); the fidelity table says so.
 
-`quick_check` is the upload's hot path: it parses a line once and accepts the common, valid request
-with a few cheap operations. Any other line goes through `parse_line` and `check_request`, which
+`quick_check` is the upload's hot path: it validates a line with simdjson, reads only the fields the
+rules look at, and accepts the common, valid request with a few cheap operations. Any other line goes through `parse_line` and `check_request`, which
 apply the rules one by one, in order, and so pick the message.
 """
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import simdjson
 
 from mockserver.domain.nesting import MAX_DEPTH, too_deep
 from mockserver.errors import BadRequest, Forbidden
@@ -32,6 +33,7 @@ _STRING_FIELDS = ("custom_id", "method", "url")
 _QUOTED_FIELD = re.compile(b'"(?:%s)"' % b"|".join(k.encode() for k in _REQUIRED))  # `"url"`, ...
 # http's HeaderValue::from_str: visible ASCII, space, tab and bytes >= 0x80; no other controls, no DEL
 _CUSTOM_ID_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_QUICK_MAX_LINE = 1 << 20  # longer lines take the full rules (and the parser's buffer stays small)
 
 
 @dataclass(frozen=True)
@@ -64,17 +66,6 @@ def _may_repeat_a_field(raw: bytes) -> bool:
     """Cheap: whether a top-level field name could appear twice (only then is the exact check run)."""
     names = _QUOTED_FIELD.findall(raw)  # one pass over the line, not one per name
     return len(names) > len(set(names))
-
-
-def _depth_at_most(value: dict[str, Any] | list[Any], limit: int) -> bool:
-    """Whether a parsed array or object nests at most `limit` levels (itself included): `too_deep`
-    without its cheap bound, which scans the raw line; this visits only the nested containers."""
-    if limit < 1:
-        return False
-    for item in value.values() if type(value) is dict else value:
-        if (type(item) is dict or type(item) is list) and not _depth_at_most(item, limit - 1):
-            return False
-    return True
 
 
 def _repeated_field(raw: bytes) -> str | None:
@@ -125,28 +116,39 @@ def parse_line(raw: bytes, n: int) -> dict[str, Any]:
 
 def quick_check(rules: LineRules) -> Callable[[bytes], bool]:
     """A fast test for stripped, non-blank lines: True means `parse_line` and `check_request` pass
-    the line; False decides nothing (run them for the verdict and the message). Lines long enough
-    for the body-size rule to need re-serialising always answer False."""
+    the line; False decides nothing (run them for the verdict and the message).
+
+    It validates the line with simdjson, which checks the whole document (UTF-8, escapes, numbers,
+    structure) as strictly as orjson or stricter, and builds Python objects only for the few fields
+    read. So it answers False, leaving the verdict to the full rules, wherever it could disagree
+    with them: a name used twice at the top or `model` twice in the body (simdjson's `get` takes the
+    first, the rules the last), more brackets than the nesting limit (simdjson allows 1,024 levels),
+    and lines long enough for the body-size rule to need re-serialising. The parser is not
+    thread-safe: each scanner makes its own check."""
     kinds = dict(rules.model_kinds)
     allowed = frozenset(rules.allowed_url_paths)
     # url -> the model kind it requires; other allowed urls take any configured model
     required = dict.fromkeys(CHAT_URLS, "chat") | dict.fromkeys(EMBEDDINGS_URLS, "embeddings")
-    max_body = rules.max_body_size
-    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    max_line = min(rules.max_body_size // 2, _QUICK_MAX_LINE) if rules.max_body_size else _QUICK_MAX_LINE
+    parse = simdjson.Parser().parse
+    json_object = simdjson.Object
 
     def ok(raw: bytes) -> bool:
-        if max_body and len(raw) * 2 > max_body:
-            return False
-        if _may_repeat_a_field(raw):
-            return False  # possibly a field named twice: let parse_line decide
+        if raw[0] != 0x7B or len(raw) > max_line or raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
+            return False  # not an object (simdjson would skip a BOM), too long, or maybe too deep
         try:
-            obj = loads(raw)
-        except decode_error:
+            doc = parse(raw)
+        except Exception:  # any parser complaint means: let the full rules decide
             return False
-        if type(obj) is not dict or not _depth_at_most(obj, MAX_DEPTH):  # the walk measured cheaper than counting brackets
+        if type(doc) is not json_object:
             return False
-        custom_id, method, url, body = obj.get("custom_id"), obj.get("method"), obj.get("url"), obj.get("body")
-        if type(custom_id) is not str or type(method) is not str or type(url) is not str or type(body) is not dict:
+        names = list(doc.keys())
+        if len(names) != len(set(names)):
+            return False
+        custom_id, method, url, body = doc.get("custom_id"), doc.get("method"), doc.get("url"), doc.get("body")
+        if type(custom_id) is not str or type(method) is not str or type(url) is not str or type(body) is not json_object:
+            return False
+        if list(body.keys()).count("model") != 1:
             return False
         model = body.get("model")
         if type(model) is not str:
