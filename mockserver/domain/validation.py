@@ -7,8 +7,9 @@ then custom_id, method, url, body.model, model access (403), model type, body si
 parser's (the live server prints serde's); the fidelity table says so.
 
 `quick_check` is the upload's hot path: it validates a line with simdjson, reads only the fields the
-rules look at, and accepts the common, valid request with a few cheap operations. Any other line goes through `parse_line` and `check_request`, which
-apply the rules one by one, in order, and so pick the message.
+rules look at, and accepts the common, valid request with a few cheap operations. Any other line
+goes through `parse_line` and `check_request`, which apply the rules one by one, in order, and so
+pick the message.
 """
 
 from __future__ import annotations
