@@ -14,6 +14,14 @@ import orjson
 from mockserver.domain.schedule import Attempt, is_retriable
 
 
+def _line(item: dict[str, Any]) -> bytes:
+    """One JSONL line, right-sized: the bytes orjson returns keep its whole write buffer (4 KiB at
+    the least, for a line of a few hundred bytes), and a plan holds every line of its batch until it
+    is saved. Measured with `bench.load` (50,000 requests): the plan's peak memory growth fell from
+    237 to 77 MiB."""
+    return bytes(memoryview(orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE)))
+
+
 def output_line(request_id: str, custom_id: str, status: int, body: Any, upstream_id: str | None = None) -> bytes:
     item = {
         "id": f"batch_req_{request_id}",
@@ -21,7 +29,7 @@ def output_line(request_id: str, custom_id: str, status: int, body: Any, upstrea
         "response": {"status_code": status, "request_id": upstream_id, "body": body},
         "error": None,
     }
-    return orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE)
+    return _line(item)
 
 
 def http_failure_line(request_id: str, custom_id: str, status: int, body: Any, upstream_id: str | None) -> bytes:
@@ -49,7 +57,7 @@ def error_line(request_id: str, custom_id: str, reason: dict[str, Any]) -> bytes
         "response": None,
         "error": {"code": None, "message": orjson.dumps(reason).decode()},
     }
-    return orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE)
+    return _line(item)
 
 
 def expired_line(request_id: str, custom_id: str) -> bytes:
@@ -60,4 +68,4 @@ def expired_line(request_id: str, custom_id: str) -> bytes:
         "response": None,
         "error": {"code": "batch_expired", "message": "This request could not be executed before the completion window expired."},
     }
-    return orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE)
+    return _line(item)
