@@ -3,6 +3,7 @@ grace period), and a failed start raises `BenchFailed` with the end of its log."
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
@@ -10,6 +11,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
+
+from mockserver.testing import stop_process
 
 STARTUP_TIMEOUT = 60.0
 
@@ -36,13 +39,7 @@ class Process:
         return self.proc.pid
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(2)  # SIGINT: a clean shutdown
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, signal.SIGINT, grace=30)
         self._log.close()
 
     def fail(self, what: str) -> BenchFailed:

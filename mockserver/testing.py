@@ -170,6 +170,19 @@ class AsgiTarget(Target):
         self._tmp.cleanup()
 
 
+def stop_process(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, grace: float = 10) -> None:
+    """Stop a child process with `sig` (SIGINT: the simulator's clean shutdown), killed if it is still
+    running after `grace` seconds; nothing if it has already ended."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class ServerProcess:
     """`python -m mockserver --port 0 ARGS` as a child process: waits for its start line and keeps
     reading what it prints (`output`), so a chatty server never blocks on a full pipe."""
@@ -215,11 +228,7 @@ class HttpTarget(Target):
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=60)
 
     def close(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc, signal.SIGINT)
         self._tmp.cleanup()
 
 

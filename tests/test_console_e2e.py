@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from mockserver.testing import HttpTarget
+from mockserver.testing import HttpTarget, stop_process
 
 pytestmark = pytest.mark.profile("doubleword")  # Doubleword's own behaviour (OpenAI's: test_openai_profile.py)
 
@@ -215,12 +215,7 @@ class Browser:
         try:
             self.cdp.close()
         finally:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
             self._log.close()
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ import pytest
 
 from contract_tests.helpers import chat_line, jsonl, upload, upload_ok
 from contract_tests.targets import CHAT_MODEL
-from mockserver.testing import ServerProcess
+from mockserver.testing import ServerProcess, stop_process
 
 MAX_FILE_SIZE = 1024 * 1024
 MAX_BODY = 64 * 1024
@@ -66,13 +65,7 @@ class Sim:
         assert response.status_code == 200, response.text
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 def new_key() -> str:
