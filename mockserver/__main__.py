@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import gc
+import math
 import os
 import shutil
 import sys
@@ -33,6 +34,11 @@ def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(ENV_PREFIX + name.upper().replace("-", "_"), default)
 
 
+def _secret(name: str) -> str:
+    """A secret's environment twin, read after parsing (an argparse default would show in --help)."""
+    return _env(name) or ""
+
+
 def build_parser() -> argparse.ArgumentParser:
     d = Settings()
     p = argparse.ArgumentParser(
@@ -50,11 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for the SQLite database and file bodies; state persists there across restarts "
         "(default: a fresh temporary folder, removed at exit)",
     )
-    keys = _env("api_key")
     p.add_argument(
         "--api-key",
         action="append",
-        default=keys.split(",") if keys else None,
+        default=None,  # secrets: taken from the environment after parsing, so --help never shows them
         help="accept only this Bearer key (repeatable); with none given, any key is accepted and each "
         "distinct key is its own user",
     )
@@ -72,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expiry", default=_env("expiry", "live"), choices=["live", "openai"],
                    help="live: a batch past its window keeps running (as the live service); openai: it becomes "
                    "`expired` and its unfinished requests go to the error file as `batch_expired`")
-    p.add_argument("--control-token", default=_env("control_token"),
+    p.add_argument("--control-token", default=None,
                    help="require `Authorization: Bearer TOKEN` on the control API (/_mock); default: open")
     p.add_argument("--log-level", default=_env("log_level", "info"), choices=["debug", "info", "warning", "error"])
     p.add_argument("--clock", default=_env("clock", "real"), choices=["real", "manual"], help="time source")
@@ -93,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="send every batch request (when the clock reaches it) and every realtime call to this "
                    "OpenAI-compatible server (its base URL, e.g. http://localhost:8001/v1) instead of the "
                    "simulated model; its answers and failures go to the output and error files as live records them")
-    p.add_argument("--upstream-key", default=_env("upstream_key"), metavar="KEY",
+    p.add_argument("--upstream-key", default=None, metavar="KEY",
                    help="Bearer key for the upstream (never logged, printed or written)")
     upstream_models = _env("upstream_model")
     p.add_argument("--upstream-model", action="append", metavar="LOCAL=REMOTE",
@@ -113,9 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     settings = Settings(
-        api_keys=tuple(k for k in (args.api_key or []) if k),
+        api_keys=tuple(k for k in (args.api_key or _secret("api_key").split(",")) if k),
         seed=args.seed,
-        control_token=args.control_token,
+        control_token=args.control_token or _secret("control_token") or None,
         expiry=args.expiry,
         profile=args.profile,
         finalize_delay=args.finalize_delay,
@@ -130,6 +135,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
     if not 0 <= settings.latency_min <= settings.latency_max or settings.concurrency_per_model < 1:
         raise SystemExit("need 0 <= --latency-min <= --latency-max and --concurrency >= 1")
+    if not 0 < args.speed < math.inf:
+        raise SystemExit("need 0 < --speed (virtual seconds per real second)")
     if settings.finalize_delay < 0 or settings.cancel_delay < 0:
         raise SystemExit("need --finalize-delay >= 0 and --cancel-delay >= 0")
     if args.models_file:
@@ -145,7 +152,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
             models = parse_model_map([m for m in args.upstream_model or [] if m])
         except ValueError as exc:
             raise SystemExit(str(exc)) from None
-        upstream = UpstreamConfig(args.upstream, args.upstream_key or None, models, args.upstream_concurrency,
+        upstream = UpstreamConfig(args.upstream, args.upstream_key or _secret("upstream_key") or None, models, args.upstream_concurrency,
                                   args.upstream_timeout)
         settings = replace(settings, upstream=upstream)
     if args.replay:

@@ -6,6 +6,7 @@ reach it through `request.app.state.backend`; tests may build one directly.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from mockserver import cassette
@@ -92,21 +93,30 @@ def open_clock(store: Store, mode: str, speed: float, wall_now: float) -> Clock:
     """The clock for a data folder. A manual clock resumes where it stopped (and starts at the wall
     time of the first start). A real clock runs at `speed` from where the folder's scaled clock
     stands, as if it had kept running (at speed 1 that is wall time); a new speed takes over from
-    there. Neither ever goes back."""
+    there. Neither ever goes back, also when a folder switches between them: each starts no earlier
+    than where the other stands."""
     saved_manual = store.get_meta("manual_clock")
-    if mode == "manual":
-        start = float(saved_manual) if saved_manual is not None else wall_now
-        store.set_meta("manual_clock", repr(start))
-        return ManualClock(start, on_change=lambda t: store.set_meta("manual_clock", repr(t)))
+    manual_at = float(saved_manual) if saved_manual is not None else None
     saved = store.get_meta("scaled_clock")
+    scaled_at = None  # where the saved scaled clock stands now
     if saved is not None:
         virtual, wall, old_speed = map(float, saved.split())
-        current = virtual + (wall_now - wall) * old_speed
-        origin = (virtual, wall) if old_speed == speed else (current, wall_now)
+        scaled_at = virtual + (wall_now - wall) * old_speed
+    if mode == "manual":
+        start = manual_at if manual_at is not None else wall_now
+        start = max(start, scaled_at) if scaled_at is not None else start
+        store.set_meta("manual_clock", repr(start))
+        return ManualClock(start, on_change=lambda t: store.set_meta("manual_clock", repr(t)))
+    floor = manual_at if manual_at is not None else -math.inf
+    if scaled_at is None:
+        origin = (max(wall_now, floor), wall_now)
+    elif old_speed == speed and scaled_at >= floor:
+        origin = (virtual, wall)
     else:
-        origin = (max(wall_now, float(saved_manual or 0)), wall_now)
+        origin = (max(scaled_at, floor), wall_now)
+    clock = RealClock(speed=speed, origin=origin)  # refuses a bad speed before anything is saved
     store.set_meta("scaled_clock", f"{origin[0]!r} {origin[1]!r} {speed!r}")
-    return RealClock(speed=speed, origin=origin)
+    return clock
 
 
 def next_start_number(store: Store) -> int:

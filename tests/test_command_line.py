@@ -75,3 +75,31 @@ def test_control_token_guards_the_control_api() -> None:
         sim.advance(5)  # the test handle sends the token
     finally:
         sim.close()
+
+
+def test_help_never_shows_a_secret_from_the_environment(monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    secrets = {"DWSIM_UPSTREAM_KEY": "sk-upstream-secret-1", "DWSIM_CONTROL_TOKEN": "control-secret-2",
+               "DWSIM_API_KEY": "api-secret-3,api-secret-4"}
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    shown = capsys.readouterr().out
+    assert "--upstream-key" in shown
+    for value in ("sk-upstream-secret-1", "control-secret-2", "api-secret-3"):
+        assert value not in shown
+    # the environment twins still count
+    settings = settings_from(build_parser().parse_args(["--upstream", "http://up.local/v1"]))
+    assert settings.api_keys == ("api-secret-3", "api-secret-4")
+    assert settings.control_token == "control-secret-2"
+    assert settings.upstream is not None and settings.upstream.key == "sk-upstream-secret-1"
+    flagged = settings_from(build_parser().parse_args(["--api-key", "flag-key", "--control-token", "t"]))
+    assert (flagged.api_keys, flagged.control_token) == (("flag-key",), "t")
+
+
+@pytest.mark.parametrize("speed", ["0", "-1", "inf", "nan"])
+def test_a_speed_that_is_not_positive_is_refused(speed: str) -> None:
+    with pytest.raises(SystemExit) as refused:
+        settings_from(build_parser().parse_args(["--speed", speed]))
+    assert "--speed" in str(refused.value.code)

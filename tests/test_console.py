@@ -372,3 +372,23 @@ def test_the_console_serves_the_openai_profile() -> None:
         assert 'id="batch-status">failed<' in c.get(f"{C}/batches/{refused}").text  # validation failed
     finally:
         openai_sim.close()
+
+
+@pytest.mark.parametrize("seconds", ["inf", "1e400", "nan", "-inf"])
+def test_panel_refuses_a_clock_move_that_is_not_a_finite_number(sim: AsgiTarget, seconds: str) -> None:
+    c = console(sim)
+    before = sim.control("GET", "/_mock/clock")["now"]
+    bad = c.post(f"{C}/simulator/advance", data={"custom_seconds": seconds}, headers=JSON)
+    assert bad.status_code == 400 and not bad.json()["ok"]
+    assert sim.control("GET", "/_mock/clock")["now"] == before
+    assert c.get(f"{C}/batches").status_code == 200
+
+
+@pytest.mark.parametrize("offset", ["99999999999999999999", "²", "-3", "x"])
+def test_a_batch_page_takes_any_offset_without_failing(sim: AsgiTarget, offset: str) -> None:
+    c = console(sim)
+    file_id = upload_page(c, jsonl(chat_line("a"), chat_line("b"))).json()["file"]["id"]
+    batch_id = create(c, file_id)
+    for name in ("skip", "eskip"):
+        page = c.get(f"{C}/batches/{batch_id}", params={name: offset})
+        assert page.status_code == 200, page.text

@@ -412,8 +412,9 @@ def _ndjson(content: bytes | Any) -> list[dict[str, Any]]:
 
 
 def _int(request: Request, name: str) -> int:
+    """A page's offset: a plain decimal number (anything else is 0), at most 2**62 (past any page)."""
     raw = request.query_params.get(name, "0")
-    return max(0, int(raw)) if raw.isdigit() else 0
+    return min(int(raw), 2**62) if raw.isascii() and raw.isdigit() else 0
 
 
 async def batch_page(request: Request) -> Response:

@@ -7,6 +7,7 @@ moment it was made.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Literal, Protocol
@@ -33,8 +34,8 @@ class RealClock:
         self, speed: float = 1.0, wall: Callable[[], float] = time.time, origin: tuple[float, float] | None = None
     ) -> None:
         """`origin` is (virtual time, wall time) of one instant; by default, now and now."""
-        if speed <= 0:
-            raise ClockError("speed must be positive")
+        if not 0 < speed < math.inf:
+            raise ClockError("speed must be a positive number")
         self.speed = speed
         self._wall = wall
         now = wall()
@@ -58,11 +59,13 @@ class ManualClock:
         return self._now
 
     def advance(self, seconds: float) -> float:
-        if not seconds >= 0:
+        if not 0 <= seconds < math.inf:
             raise ClockError("seconds must be a non-negative number")
         return self.set(self._now + seconds)
 
     def set(self, when: float) -> float:
+        if not math.isfinite(when):
+            raise ClockError("the time must be a finite number")
         if not when >= self._now:
             raise ClockError(f"the manual clock never goes backwards (now is {self._now})")
         self._now = when
