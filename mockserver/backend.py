@@ -6,6 +6,7 @@ reach it through `request.app.state.backend`; tests may build one directly.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -48,13 +49,14 @@ class Backend:
         self.batches = BatchService(store, self.files, settings, model, ids.uuid, clock.now, self.faults)
         self.realtime = Realtime(store, settings, model, ids.uuid, clock.now, self.faults)
         self.upstream: Upstream | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the event loop serving requests, once started
         self.upstream_runs: UpstreamRuns | None = None
         if settings.upstream is not None:  # a real server answers, each batch request when the clock reaches it
             self.upstream = Upstream(settings.upstream)
             keep_response = self.profile.http_failures_keep_response
 
             def row_of(batch_id: str, planned: Planned, custom_id: str, model_name: str) -> tuple[Any, ...]:
-                return BatchService._request_row(batch_id, planned, custom_id, model_name, keep_response)
+                return BatchService.request_row(batch_id, planned, custom_id, model_name, keep_response)
 
             self.upstream_runs = UpstreamRuns(store, self.upstream, self.batches.timing, clock.now, row_of,
                                               self._saved, self.faults)
@@ -67,11 +69,17 @@ class Backend:
             self.realtime.answers = answers
 
     def _saved(self, batch_id: str) -> None:
-        """Upstream answers were stored for a batch: its cached schedule is stale."""
-        self.batches._ends.pop(batch_id, None)
+        """Upstream answers were stored for a batch (on the upstream's thread): what is cached of it is
+        stale. Dropped on the event loop, after whatever the loop is computing now, which may have
+        read the batch just before the save."""
+        if self._loop is None:
+            self.batches.forget_schedule(batch_id)
+        else:
+            self._loop.call_soon_threadsafe(self.batches.forget_schedule, batch_id)
 
     async def start(self) -> None:
         """At startup, on the event loop: finish planning batches a previous run left unplanned."""
+        self._loop = asyncio.get_running_loop()
         if self.upstream_runs is not None:
             self.upstream_runs.resume()
         else:  # requests an upstream left unanswered, and no upstream now: the answers we have finish them

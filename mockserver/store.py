@@ -295,10 +295,14 @@ class Store:
         return [_batch_row(r) for r in self.db.execute(f"SELECT {_BATCH_COLUMNS} FROM batches WHERE scheduled = 0")]
 
     def update_batch(self, batch_id: str, **changes: Any) -> None:
-        self._batches.pop(batch_id, None)
         assert set(changes) <= set(_BATCH_FIELDS), changes
         assignments = ", ".join(f"{key} = ?" for key in changes)
         self.db.execute(f"UPDATE batches SET {assignments} WHERE id = ?", (*changes.values(), batch_id))
+        self.forget_batch(batch_id)
+
+    def forget_batch(self, batch_id: str) -> None:
+        """Drop the batch's cached row (it is read again from the database when next asked for)."""
+        self._batches.pop(batch_id, None)
 
     # -- requests of a batch --------------------------------------------------------------------
     def save_requests(
@@ -320,7 +324,7 @@ class Store:
                     assert set(changes) <= set(_BATCH_FIELDS), changes
                     assignments = ", ".join(f"{key} = ?" for key in changes)
                     db.execute(f"UPDATE batches SET {assignments} WHERE id = ?", (*changes.values(), batch_id))
-            self._batches.pop(batch_id, None)
+            self.forget_batch(batch_id)  # and again on the event loop, by the caller (a read may be under way there)
         finally:
             db.close()
 

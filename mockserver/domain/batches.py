@@ -186,7 +186,7 @@ class BatchService:
             if previous is not None:
                 await previous
             await asyncio.to_thread(self._plan_and_save, row, blob, spans, indices, start)
-            self._ends.pop(row.id, None)
+            self.forget_schedule(row.id)
 
         task = asyncio.get_running_loop().create_task(run())
         self._planning[row.id] = task
@@ -268,7 +268,7 @@ class BatchService:
         keep_response = self.profile.http_failures_keep_response
 
         def finish(p: Planned) -> tuple[Any, ...]:
-            return self._request_row(row.id, p, custom_ids[p.index], models[p.index], keep_response)
+            return self.request_row(row.id, p, custom_ids[p.index], models[p.index], keep_response)
 
         try:
             return plan_each(models, ready_at, row.expires_at, self.timing, attempt, duration, finish, indices)
@@ -276,7 +276,7 @@ class BatchService:
             source.close()
 
     @staticmethod
-    def _request_row(batch_id: str, p: Planned, custom_id: str, model: str, keep_response: bool) -> tuple[Any, ...]:
+    def request_row(batch_id: str, p: Planned, custom_id: str, model: str, keep_response: bool) -> tuple[Any, ...]:
         request_id = request_uuid(batch_id, p.index)
         usage = p.final.body.get("usage", {}) if isinstance(p.final.body, dict) else {}
         prompt = int(usage.get("prompt_tokens", usage.get("input_tokens", 0)) or 0)
@@ -290,6 +290,12 @@ class BatchService:
             line = error_line(request_id, custom_id, failure_reason(p.final))
         return (batch_id, p.index, request_id, custom_id, model, p.start, p.end, int(p.succeeded), line,
                 prompt, completion)
+
+    def forget_schedule(self, batch_id: str) -> None:
+        """The batch's requests or row were saved by another thread: drop what is cached of them.
+        Called on the event loop, after the save, so a view read before the save is not kept."""
+        self._ends.pop(batch_id, None)
+        self.store.forget_batch(batch_id)
 
     def forget(self) -> None:
         self._ends.clear()
