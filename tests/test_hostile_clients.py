@@ -670,13 +670,33 @@ def test_ids_that_are_not_uuids_are_400(sim: Sim, bad: str) -> None:
     assert_healthy(sim)
 
 
-@pytest.mark.parametrize("form", [str.upper, lambda s: s.replace("-", "")], ids=["upper", "simple"])
+@pytest.mark.parametrize(
+    "form",
+    [str.upper, lambda s: s.replace("-", ""), lambda s: "{" + s + "}", lambda s: "urn:uuid:" + s.upper()],
+    ids=["upper", "simple", "braced", "urn"],
+)
 def test_other_spellings_of_a_uuid_find_the_object(sim: Sim, form: Callable[[str], str]) -> None:
+    # the spellings uuid 1.x's `Uuid::parse_str` takes (dwctl parses path ids with it)
     with sim.client(new_key()) as api:
         file = upload_ok(api, jsonl(chat_line("u")))
         response = api.get(f"/files/{form(file['id'])}")
         assert response.status_code == 200, response.text
         assert response.json()["id"] == file["id"]
+
+
+@pytest.mark.parametrize(
+    "form",
+    [lambda s: "{" + s.replace("-", "") + "}", lambda s: "uuid:" + s, lambda s: "-" + s.replace("-", "") + "-",
+     lambda s: "URN:UUID:" + s, lambda s: s[:8] + s[9:13] + "-" + s[13:]],
+    ids=["braced-simple", "uuid-prefix", "outer-hyphens", "upper-urn", "moved-hyphen"],
+)
+def test_spellings_uuid_parse_str_refuses_are_400(sim: Sim, form: Callable[[str], str]) -> None:
+    # Python's uuid.UUID takes these; uuid 1.x does not, so live answers `Invalid file ID format`
+    with sim.client(new_key()) as api:
+        file = upload_ok(api, jsonl(chat_line("u")))
+        response = api.get(f"/files/{form(file['id'])}")
+        assert response.status_code == 400, response.text
+        assert response.text == "Invalid file ID format"
 
 
 # -- --api-key and --control-token -----------------------------------------------------------------------------

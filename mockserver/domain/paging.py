@@ -7,13 +7,16 @@ an `after` cursor that is not a known id of the caller is ignored.
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 _CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_HYPHENATED = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_SPELLINGS = re.compile(
+    rf"(?P<simple>[0-9a-fA-F]{{32}})|(?P<hyphenated>{_HYPHENATED})|\{{(?P<braced>{_HYPHENATED})\}}|urn:uuid:(?P<urn>{_HYPHENATED})"
+)
 MAX_LIMIT = 101
 DEFAULT_LIST_LIMIT = 20
 
@@ -27,14 +30,17 @@ def clamp_skip(skip: int | None) -> int:
 
 
 def canonical_uuid(text: str) -> str | None:
-    """The hyphenated lower-case form of an id in any spelling the live server's `Uuid::parse_str`
-    accepts (upper case, no hyphens, braces, `urn:uuid:`), or None when it is not a UUID."""
+    """The hyphenated lower-case form of an id in a spelling the live server's `Uuid::parse_str`
+    (uuid 1.x) accepts: 32 hex digits, the hyphenated form, that form in braces, or `urn:uuid:` and
+    that form; hex digits in either case. None for anything else (other hyphen places, braces around
+    the 32 digits, `uuid:`: live answers those 400)."""
     if _CANONICAL.fullmatch(text):
         return text
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
+    found = _SPELLINGS.fullmatch(text)
+    if found is None:
         return None
+    digits = next(g for g in found.groups() if g is not None).replace("-", "").lower()
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def is_uuid(text: str) -> bool:
