@@ -263,6 +263,20 @@ def test_a_truncated_download() -> None:
         target.close()
 
 
+def test_a_download_shorter_than_the_cut_arrives_whole() -> None:
+    target = HttpTarget(FLAGS)
+    try:
+        scenario(target, {"http": [{"method": "GET", "path": "/v1/files/*", "truncate": 10_000_000, "times": 2}]})
+        with target.client(target.new_key()) as api:
+            content = jsonl(*(chat_line(f"r{i}") for i in range(20)))
+            file_id = upload_ok(api, content)["id"]
+            got = api.get(f"/files/{file_id}/content")  # shorter than the cut: complete, nothing closed
+            assert got.status_code == 200 and len(got.text.splitlines()) == 20
+            assert api.get(f"/files/{file_id}").json()["id"] == file_id
+    finally:
+        target.close()
+
+
 def test_latency_rules_and_api_delays(sim: AsgiTarget) -> None:
     scenario(sim, {"requests": [{"match": {"custom_id": "slow"}, "outcome": {"latency_ms": 600_000}}],
                    "http": [{"method": "GET", "path": "/v1/models", "delay_ms": 30, "times": 1}]})

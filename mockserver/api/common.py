@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -12,6 +13,8 @@ from mockserver.backend import Backend
 from mockserver.domain.files import Content
 from mockserver.domain.users import User
 from mockserver.errors import BadRequest, PayloadTooLarge
+
+_I64 = re.compile(r"[+-]?[0-9]+")  # what Rust's i64::from_str reads (ASCII digits only)
 
 NDJSON = "application/x-ndjson"
 
@@ -26,15 +29,18 @@ def caller(request: Request) -> User:
 
 
 def int_param(request: Request, name: str) -> int | None:
+    """An optional i64 query parameter as live parses it (serde_with's `DisplayFromStr`, so Rust's
+    `i64::from_str`: ASCII digits after an optional sign), with Rust's messages for each failure."""
     raw = request.query_params.get(name)
     if raw is None:
         return None
-    try:
-        value = int(raw) if raw.strip() == raw and raw.lstrip("+-").isdigit() else int("x")
-    except ValueError:
-        raise BadRequest(f"Failed to deserialize query string: {name}: invalid digit found in string") from None
-    if not -(2**63) <= value < 2**63:  # live parses an i64
-        raise BadRequest(f"Failed to deserialize query string: {name}: number too large to fit in target type")
+    if not _I64.fullmatch(raw):
+        why = "cannot parse integer from empty string" if raw == "" else "invalid digit found in string"
+        raise BadRequest(f"Failed to deserialize query string: {name}: {why}")
+    value = int(raw)
+    if not -(2**63) <= value < 2**63:
+        why = "number too large to fit in target type" if value > 0 else "number too small to fit in target type"
+        raise BadRequest(f"Failed to deserialize query string: {name}: {why}")
     return value
 
 

@@ -97,9 +97,10 @@ class FaultsAndJournal:
                 status[0] = message["status"]
             elif left[0] >= 0 and message["type"] == "http.response.body":  # a truncated download
                 body = message.get("body", b"")
-                if len(body) < left[0]:
+                more = message.get("more_body", False)
+                if len(body) < left[0] or (len(body) == left[0] and not more):  # the cut is not reached
                     left[0] -= len(body)
-                    await send({**message, "more_body": True})
+                    await send(message)
                     return
                 await send({"type": "http.response.body", "body": body[: left[0]], "more_body": True})
                 if not _close_transport(send):
