@@ -5,7 +5,9 @@ Pure functions returning dicts; the HTTP layer serialises them with orjson.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -185,7 +187,15 @@ class BatchJsonCache:
         return body
 
 
+# Every field of a view, so a field added later is part of the state too; except the row (compared by
+# identity) and `now` and `cut`, which move on every poll and reach a rendering only through the
+# fields and the `expired_at` property.
+_VIEW_STATE = operator.attrgetter(
+    *(f.name for f in dataclasses.fields(BatchView) if f.name not in ("row", "now", "cut")), "expired_at"
+)
+
+
 def _view_state(view: BatchView) -> tuple[Any, ...]:
     """Everything of a view a rendering reads, except the row (compared by identity)."""
-    return (view.status, view.completed, view.failed, view.in_progress_at, view.completed_at, view.failed_at,
-            view.finalizing_at, view.expired_at, view.expired_requests, view.cancelled_at, view.usage)
+    state: tuple[Any, ...] = _VIEW_STATE(view)
+    return state
