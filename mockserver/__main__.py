@@ -196,8 +196,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     server = uvicorn.Server(config)
     _announce_when_started(server, data_dir, args)
-    server.run()
-    store.close()
+    try:
+        server.run()
+    finally:
+        backend.close()
+        store.close()
 
 
 def _announce_when_started(server: uvicorn.Server, data_dir: Path, args: argparse.Namespace) -> None:

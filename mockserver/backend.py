@@ -86,6 +86,11 @@ class Backend:
             self.batches.answer_pending(PENDING)
         self.batches.resume_unscheduled()
 
+    def close(self) -> None:
+        """Stop what runs beside the server: the upstream's thread, its event loop and connections."""
+        if self.upstream is not None:
+            self.upstream.close()
+
     def reset(self) -> None:
         """Forget every file, batch, response, fault rule and journal entry; the clock keeps its mode and time."""
         self.store.forget_everything()

@@ -124,3 +124,4 @@ class Upstream:
             with contextlib.suppress(concurrent.futures.TimeoutError, RuntimeError):
                 self.submit(shut()).result(timeout=5)
             self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
