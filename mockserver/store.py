@@ -137,6 +137,13 @@ _FILE_COLUMNS = "id, owner, kind, filename, purpose, bytes, created_at, expires_
 _BLOB_PIECE = 64 * 1024  # bytes of an input file's spans written to SQLite at a time
 
 
+def _batch_update(batch_id: str, changes: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """The UPDATE statement and its values that set `changes` (batch fields) on one batch."""
+    assert set(changes) <= set(_BATCH_FIELDS), changes
+    assignments = ", ".join(f"{key} = ?" for key in changes)
+    return f"UPDATE batches SET {assignments} WHERE id = ?", (*changes.values(), batch_id)
+
+
 def _file_row(row: tuple[Any, ...]) -> FileRow:
     (id_, owner, kind, filename, purpose, size, created_at, expires_at, line_count, batch_id, deleted) = row
     return FileRow(id_, owner, kind, filename, purpose, size, created_at, expires_at, line_count, batch_id, bool(deleted))
@@ -295,9 +302,7 @@ class Store:
         return [_batch_row(r) for r in self.db.execute(f"SELECT {_BATCH_COLUMNS} FROM batches WHERE scheduled = 0")]
 
     def update_batch(self, batch_id: str, **changes: Any) -> None:
-        assert set(changes) <= set(_BATCH_FIELDS), changes
-        assignments = ", ".join(f"{key} = ?" for key in changes)
-        self.db.execute(f"UPDATE batches SET {assignments} WHERE id = ?", (*changes.values(), batch_id))
+        self.db.execute(*_batch_update(batch_id, changes))
         self.forget_batch(batch_id)
 
     def forget_batch(self, batch_id: str) -> None:
@@ -321,12 +326,17 @@ class Store:
                 if mark_scheduled:
                     changes["scheduled"] = 1
                 if changes:
-                    assert set(changes) <= set(_BATCH_FIELDS), changes
-                    assignments = ", ".join(f"{key} = ?" for key in changes)
-                    db.execute(f"UPDATE batches SET {assignments} WHERE id = ?", (*changes.values(), batch_id))
+                    db.execute(*_batch_update(batch_id, changes))
             self.forget_batch(batch_id)  # and again on the event loop, by the caller (a read may be under way there)
         finally:
             db.close()
+
+    def requests_ending_from(self, at: float) -> dict[str, list[int]]:
+        """The indices of the requests ending at `at` or later, by batch (the ones an upstream left pending)."""
+        found: dict[str, list[int]] = {}
+        for batch_id, index in self.db.execute("SELECT batch_id, idx FROM requests WHERE end_at >= ?", (at,)):
+            found.setdefault(str(batch_id), []).append(int(index))
+        return found
 
     def request_ends(self, batch_id: str, ok: int) -> list[tuple[float, int]]:
         """(end time, line length) of the batch's successes or failures, in file order."""

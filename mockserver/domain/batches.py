@@ -307,11 +307,7 @@ class BatchService:
         """After a restart without `--upstream`: requests a proxied batch left unanswered (their end at
         `pending_at`) are planned again from now with this simulator's answers (simulated or replayed),
         so every request still ends in a file."""
-        found: dict[str, list[int]] = {}
-        sql = "SELECT batch_id, idx FROM requests WHERE end_at >= ?"
-        for batch_id, index in self.store.db.execute(sql, (pending_at,)):
-            found.setdefault(str(batch_id), []).append(int(index))
-        for batch_id, indices in found.items():
+        for batch_id, indices in self.store.requests_ending_from(pending_at).items():
             row = self.store.get_batch(batch_id)
             if row is not None and not row.deleted and row.cancelled_at is None:
                 self.start_planning(row, sorted(indices), ready_at=max(self.now(), row.ready_at))

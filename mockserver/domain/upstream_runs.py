@@ -108,10 +108,7 @@ class UpstreamRuns:
 
     def resume(self) -> None:
         """After a restart: send again every request still pending (at the earliest now)."""
-        found: dict[str, list[int]] = {}
-        for batch_id, index in self.store.db.execute("SELECT batch_id, idx FROM requests WHERE end_at >= ?", (PENDING,)):
-            found.setdefault(str(batch_id), []).append(int(index))
-        for batch_id, indices in found.items():
+        for batch_id, indices in self.store.requests_ending_from(PENDING).items():
             row = self.store.get_batch(batch_id)
             if row is None or row.deleted or row.cancelled_at is not None:
                 continue
