@@ -5,6 +5,7 @@ simulator's manual clock. The pytest plugin (`mockserver.pytest_plugin`) builds 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import re
@@ -20,10 +21,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
-from starlette.testclient import TestClient
+
+if TYPE_CHECKING:  # imported when an AsgiTarget is made: importing it warns without httpx2 (the [test] extra)
+    from starlette.testclient import TestClient
 
 LIVE_BASE = "https://api.doubleword.ai/v1"
 
@@ -112,15 +115,21 @@ class Target:
         pass
 
 
-class _SharedLoopClient(TestClient):
-    """A TestClient on the target's one event loop: entering it (`with`) starts no loop and no second
-    lifespan of the app, so work the app starts outlives the request that started it."""
+@functools.cache
+def _shared_loop_client() -> type[TestClient]:
+    from starlette.testclient import TestClient
 
-    def __enter__(self) -> _SharedLoopClient:
-        return self
+    class SharedLoopClient(TestClient):
+        """A TestClient on the target's one event loop: entering it (`with`) starts no loop and no second
+        lifespan of the app, so work the app starts outlives the request that started it."""
 
-    def __exit__(self, *args: object) -> None:
-        self.close()
+        def __enter__(self) -> SharedLoopClient:
+            return self
+
+        def __exit__(self, *args: object) -> None:
+            self.close()
+
+    return SharedLoopClient
 
 
 class AsgiTarget(Target):
@@ -160,7 +169,7 @@ class AsgiTarget(Target):
             return response.status_code, response.text
 
     def _transport_client(self, headers: dict[str, str]) -> httpx.Client:
-        client = _SharedLoopClient(self.app, base_url=self.base_url, headers=headers)
+        client = _shared_loop_client()(self.app, base_url=self.base_url, headers=headers)
         client.portal = self._runner.portal  # run on the session's event loop
         return cast(httpx.Client, client)
 

@@ -39,3 +39,12 @@ def test_the_profile_option_coexists_with_pytest_profilings(tmp_path: Path) -> N
     run = _pytest(tmp_path, "-v", "--profile", "--target", "asgi", "--dwsim-profile", "openai")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "test_plays_the_chosen_profile[asgi-openai] PASSED" in run.stdout
+
+
+def test_loading_the_plugin_imports_no_test_client() -> None:
+    # without httpx2 (only in the [test] extra) importing starlette.testclient warns, in every user's run
+    code = "import sys, mockserver.pytest_plugin; print('starlette.testclient' in sys.modules)"
+    run = subprocess.run([sys.executable, "-W", "error", "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip() == "False"
