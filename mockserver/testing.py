@@ -205,9 +205,12 @@ class ServerProcess:
         self.root = ""  # http://host:port, without /v1
         self._listening = threading.Event()
         threading.Thread(target=self._drain, daemon=True).start()
-        if not self._listening.wait(wait):
+        started = self._listening.wait(wait)
+        if not started or not self.root:  # no start line in time, or its output ended without one
             self.proc.kill()
-            raise RuntimeError("simulator did not start:\n" + "".join(self.output[-40:]))
+            code = self.proc.wait()
+            why = f"exited with {code}" if started else f"no start line in {wait:g} s"
+            raise RuntimeError(f"simulator did not start ({why}):\n" + "".join(self.output[-40:]))
 
     def _drain(self) -> None:
         assert self.proc.stdout is not None
@@ -217,6 +220,7 @@ class ServerProcess:
             if found and not self._listening.is_set():
                 self.root = found.group(1)
                 self._listening.set()
+        self._listening.set()  # the output ended: a child that died at start is not waited for
 
 
 class HttpTarget(Target):
