@@ -257,7 +257,7 @@ class LiveTarget(Target):
         self.base_url = os.environ.get("DOUBLEWORD_BASE_URL", LIVE_BASE)
         keys = [os.environ["DOUBLEWORD_API_KEY"], os.environ.get("DOUBLEWORD_API_KEY_2", "")]
         self._keys = itertools.cycle([k for k in keys if k])  # a test's two users get the two keys
-        self._created: list[tuple[str, str]] = []  # (authorization, path) of what the tests created
+        self._created: list[tuple[str, str]] = []  # (authorization, URL) of what the tests created
         self.response_hooks.append(self._note_created)
 
     def new_key(self) -> str:
@@ -269,21 +269,31 @@ class LiveTarget(Target):
             response.read()
             created = response.json()
             authorization = request.headers.get("authorization", "")
-            files_path = request.url.path.rsplit("/", 1)[0] + "/files"
+            # the URL as sent (whatever prefix the base URL has, e.g. /ai/v1), without its query
+            created_in = request.url.copy_with(query=None)
+            files = created_in.copy_with(path=created_in.path.rsplit("/", 1)[0] + "/files")
             for key in ("output_file_id", "error_file_id"):  # a batch's files outlive it
                 if created.get(key):
-                    self._created.append((authorization, f"{files_path}/{created[key]}"))
+                    self._created.append((authorization, f"{files}/{created[key]}"))
             if created.get("id"):
-                self._created.append((authorization, f"{request.url.path}/{created['id']}"))
+                self._created.append((authorization, f"{created_in}/{created['id']}"))
+
+    def clean_up_requests(self) -> list[httpx.Request]:
+        """What `clean_up` sends: cancel and delete every batch, and delete every file, the last test
+        created (newest first)."""
+        requests = []
+        for authorization, url in reversed(self._created):
+            headers = {"Authorization": authorization}
+            if "/batches/" in url:
+                requests.append(httpx.Request("POST", url + "/cancel", headers=headers))
+            requests.append(httpx.Request("DELETE", url, headers=headers))
+        return requests
 
     def clean_up(self) -> None:
         """Cancel and delete every batch, and delete every file, the last test created (newest first)."""
         with httpx.Client(timeout=60) as http:
-            for authorization, path in reversed(self._created):
-                headers = {"Authorization": authorization}
-                if "/batches/" in path:
-                    http.post(self.base_url.removesuffix("/v1") + path + "/cancel", headers=headers)
-                http.delete(self.base_url.removesuffix("/v1") + path, headers=headers)
+            for request in self.clean_up_requests():
+                http.send(request)
         self._created.clear()
 
     def _transport_client(self, headers: dict[str, str]) -> httpx.Client:
