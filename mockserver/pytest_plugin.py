@@ -6,8 +6,8 @@
         dwsim.advance(3600)                            # an hour passes, instantly
 
 Options: `--target asgi|http|live` or a comma-separated list (env `DWSIM_TARGET`, default `asgi,http`):
-every test using `dwsim` (or `target`) runs once per target. `--profile doubleword|openai` or a list
-(env `DWSIM_PROFILE`, ini `dwsim_profiles`, default `doubleword`): and once per API profile; a test
+every test using `dwsim` (or `target`) runs once per target. `--dwsim-profile doubleword|openai` or a
+list (env `DWSIM_PROFILE`, ini `dwsim_profiles`, default `doubleword`): and once per API profile; a test
 marked `@pytest.mark.profile("openai")` runs only under the profiles it names (live plays only
 `doubleword`). The ini option `dwsim_flags` passes command-line flags to the simulators started (the
 clock is manual unless the flags say otherwise).
@@ -39,7 +39,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="write what each test's HTTP calls saw (shapes, statuses, headers) to FILE; "
                      "compare two records with `python -m mockserver.drift A B`")
     parser.addoption(
-        "--profile", default=os.environ.get("DWSIM_PROFILE"),
+        "--dwsim-profile", default=os.environ.get("DWSIM_PROFILE"),
         help="which API the simulator plays: doubleword, openai, or a comma-separated list (default: the "
         "dwsim_profiles ini option, else doubleword)",
     )
@@ -77,7 +77,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if used:
         config = metafunc.config
         names = [n.strip() for n in config.getoption("--target").split(",") if n.strip()]
-        chosen = config.getoption("--profile") or str(config.getini("dwsim_profiles"))
+        chosen = config.getoption("--dwsim-profile") or str(config.getini("dwsim_profiles"))
         profiles = [p.strip() for p in chosen.split(",") if p.strip()]
         marker = metafunc.definition.get_closest_marker("profile")
         if marker is not None:

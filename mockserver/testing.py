@@ -5,6 +5,7 @@ simulator's manual clock. The pytest plugin (`mockserver.pytest_plugin`) builds 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import re
@@ -20,10 +21,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
-from starlette.testclient import TestClient
+
+if TYPE_CHECKING:  # imported when an AsgiTarget is made: importing it warns without httpx2 (the [test] extra)
+    from starlette.testclient import TestClient
 
 LIVE_BASE = "https://api.doubleword.ai/v1"
 
@@ -112,15 +115,21 @@ class Target:
         pass
 
 
-class _SharedLoopClient(TestClient):
-    """A TestClient on the target's one event loop: entering it (`with`) starts no loop and no second
-    lifespan of the app, so work the app starts outlives the request that started it."""
+@functools.cache
+def _shared_loop_client() -> type[TestClient]:
+    from starlette.testclient import TestClient
 
-    def __enter__(self) -> _SharedLoopClient:
-        return self
+    class SharedLoopClient(TestClient):
+        """A TestClient on the target's one event loop: entering it (`with`) starts no loop and no second
+        lifespan of the app, so work the app starts outlives the request that started it."""
 
-    def __exit__(self, *args: object) -> None:
-        self.close()
+        def __enter__(self) -> SharedLoopClient:
+            return self
+
+        def __exit__(self, *args: object) -> None:
+            self.close()
+
+    return SharedLoopClient
 
 
 class AsgiTarget(Target):
@@ -160,7 +169,7 @@ class AsgiTarget(Target):
             return response.status_code, response.text
 
     def _transport_client(self, headers: dict[str, str]) -> httpx.Client:
-        client = _SharedLoopClient(self.app, base_url=self.base_url, headers=headers)
+        client = _shared_loop_client()(self.app, base_url=self.base_url, headers=headers)
         client.portal = self._runner.portal  # run on the session's event loop
         return cast(httpx.Client, client)
 
@@ -196,9 +205,12 @@ class ServerProcess:
         self.root = ""  # http://host:port, without /v1
         self._listening = threading.Event()
         threading.Thread(target=self._drain, daemon=True).start()
-        if not self._listening.wait(wait):
+        started = self._listening.wait(wait)
+        if not started or not self.root:  # no start line in time, or its output ended without one
             self.proc.kill()
-            raise RuntimeError("simulator did not start:\n" + "".join(self.output[-40:]))
+            code = self.proc.wait()
+            why = f"exited with {code}" if started else f"no start line in {wait:g} s"
+            raise RuntimeError(f"simulator did not start ({why}):\n" + "".join(self.output[-40:]))
 
     def _drain(self) -> None:
         assert self.proc.stdout is not None
@@ -208,6 +220,7 @@ class ServerProcess:
             if found and not self._listening.is_set():
                 self.root = found.group(1)
                 self._listening.set()
+        self._listening.set()  # the output ended: a child that died at start is not waited for
 
 
 class HttpTarget(Target):
@@ -244,7 +257,7 @@ class LiveTarget(Target):
         self.base_url = os.environ.get("DOUBLEWORD_BASE_URL", LIVE_BASE)
         keys = [os.environ["DOUBLEWORD_API_KEY"], os.environ.get("DOUBLEWORD_API_KEY_2", "")]
         self._keys = itertools.cycle([k for k in keys if k])  # a test's two users get the two keys
-        self._created: list[tuple[str, str]] = []  # (authorization, path) of what the tests created
+        self._created: list[tuple[str, str]] = []  # (authorization, URL) of what the tests created
         self.response_hooks.append(self._note_created)
 
     def new_key(self) -> str:
@@ -256,21 +269,31 @@ class LiveTarget(Target):
             response.read()
             created = response.json()
             authorization = request.headers.get("authorization", "")
-            files_path = request.url.path.rsplit("/", 1)[0] + "/files"
+            # the URL as sent (whatever prefix the base URL has, e.g. /ai/v1), without its query
+            created_in = request.url.copy_with(query=None)
+            files = created_in.copy_with(path=created_in.path.rsplit("/", 1)[0] + "/files")
             for key in ("output_file_id", "error_file_id"):  # a batch's files outlive it
                 if created.get(key):
-                    self._created.append((authorization, f"{files_path}/{created[key]}"))
+                    self._created.append((authorization, f"{files}/{created[key]}"))
             if created.get("id"):
-                self._created.append((authorization, f"{request.url.path}/{created['id']}"))
+                self._created.append((authorization, f"{created_in}/{created['id']}"))
+
+    def clean_up_requests(self) -> list[httpx.Request]:
+        """What `clean_up` sends: cancel and delete every batch, and delete every file, the last test
+        created (newest first)."""
+        requests = []
+        for authorization, url in reversed(self._created):
+            headers = {"Authorization": authorization}
+            if "/batches/" in url:
+                requests.append(httpx.Request("POST", url + "/cancel", headers=headers))
+            requests.append(httpx.Request("DELETE", url, headers=headers))
+        return requests
 
     def clean_up(self) -> None:
         """Cancel and delete every batch, and delete every file, the last test created (newest first)."""
         with httpx.Client(timeout=60) as http:
-            for authorization, path in reversed(self._created):
-                headers = {"Authorization": authorization}
-                if "/batches/" in path:
-                    http.post(self.base_url.removesuffix("/v1") + path + "/cancel", headers=headers)
-                http.delete(self.base_url.removesuffix("/v1") + path, headers=headers)
+            for request in self.clean_up_requests():
+                http.send(request)
         self._created.clear()
 
     def _transport_client(self, headers: dict[str, str]) -> httpx.Client:
