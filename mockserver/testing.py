@@ -175,6 +175,7 @@ class AsgiTarget(Target):
 
     def close(self) -> None:
         self._runner.__exit__(None, None, None)
+        self.backend.close()
         self.backend.store.close()
         self._tmp.cleanup()
 
