@@ -22,7 +22,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,8 +37,10 @@ from typing import Any
 import httpx
 import orjson
 
+from bench import gen
 from bench.gen import CACHE_DIR, MODEL, ensure_file
-from bench.server import STARTUP_TIMEOUT, BenchFailed, Process, Simulator, drain
+from bench.measure import goal, spread
+from bench.server import STARTUP_TIMEOUT, BenchFailed, Process, Simulator, drain, free_port
 
 AUTH = {"Authorization": "Bearer any-key"}
 ADVANCE_SECONDS = 172_800
@@ -52,26 +53,9 @@ SMALL_LINES = 20
 WRK_CONNECTIONS = 16
 
 
-def _spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
-    if len(values) == 1:
-        return fmt.format(values[0])
-    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
-
-
-def _goal(ok: bool) -> str:
-    return "goal met" if ok else "goal missed"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class BareApp(Process):
     def __init__(self, log_path: Path) -> None:
-        port = _free_port()
+        port = free_port()
         cmd = [
             sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--loop", "uvloop", "--http", "httptools",
             "--no-access-log", "--log-level", "warning", "--host", "127.0.0.1", "--port", str(port),
@@ -164,11 +148,6 @@ def baseline_body_bytes(custom_id: str) -> int:
         "usage": {"prompt_tokens": 480, "completion_tokens": 72, "total_tokens": 552},
     }
     return len(orjson.dumps(body))
-
-
-def read_custom_ids(path: Path) -> list[str]:
-    with open(path, "rb") as fh:
-        return [orjson.loads(line)["custom_id"] for line in fh if line.strip()]
 
 
 @dataclass
@@ -347,22 +326,22 @@ def report(
     rows: list[tuple[str, str, str]] = [
         ("1. download after one advance", "", ""),
         ("  lines / runs", f"{lines:,} / {len(downloads)}", ""),
-        ("  upload s", _spread([d.upload_s for d in downloads]), "median (min-max)"),
-        ("  creation -> planned s", _spread([d.plan_s for d in downloads]), "first GET after create"),
-        ("  advance call s", _spread([d.advance_s for d in downloads]), f"advance {ADVANCE_SECONDS} s"),
-        ("  advance -> last byte s", _spread(dl), f"{downloads[0].bytes / 1e6:.1f} MB output"),
+        ("  upload s", spread([d.upload_s for d in downloads]), "median (min-max)"),
+        ("  creation -> planned s", spread([d.plan_s for d in downloads]), "first GET after create"),
+        ("  advance call s", spread([d.advance_s for d in downloads]), f"advance {ADVANCE_SECONDS} s"),
+        ("  advance -> last byte s", spread(dl), f"{downloads[0].bytes / 1e6:.1f} MB output"),
         ("  download MB/s", f"{downloads[0].bytes / 1e6 / statistics.median(dl):.1f}", "at the median"),
-        ("  baseline build+serialise s", _spread(base), "in-process orjson"),
-        ("  ratio download/baseline", f"{ratio:.2f}", f"goal <= {DOWNLOAD_GOAL_RATIO:g}: {_goal(ratio <= DOWNLOAD_GOAL_RATIO)}"),
+        ("  baseline build+serialise s", spread(base), "in-process orjson"),
+        ("  ratio download/baseline", f"{ratio:.2f}", f"goal <= {DOWNLOAD_GOAL_RATIO:g}: {goal(ratio <= DOWNLOAD_GOAL_RATIO)}"),
         ("  all lines, X-Incomplete false", "yes" if all_lines else "NO",
-         f"status {downloads[-1].status}: {_goal(all_lines)}"),
+         f"status {downloads[-1].status}: {goal(all_lines)}"),
         (f"2. GET batch, wrk -t1 -c{WRK_CONNECTIONS}", "", ""),
-        ("  simulator req/s", _spread([r.rps for r in sim_get], "{:.0f}"), f"{downloads[-1].get_bytes} B body"),
-        ("  bare Starlette req/s", _spread([r.rps for r in bare_get], "{:.0f}"), f"{bare_bytes} B body"),
-        ("  simulator / bare", f"{pct:.1f} %", f"goal >= {RATE_GOAL_PCT:g} %: {_goal(pct >= RATE_GOAL_PCT)}"),
-        ("  simulator p99 ms", _spread([r.p99_ms for r in sim_get]),
-         f"goal <= {P99_GOAL_MS:g} ms: {_goal(idle_p99 <= P99_GOAL_MS)}"),
-        ("  bare p99 ms", _spread([r.p99_ms for r in bare_get]), ""),
+        ("  simulator req/s", spread([r.rps for r in sim_get], "{:.0f}"), f"{downloads[-1].get_bytes} B body"),
+        ("  bare Starlette req/s", spread([r.rps for r in bare_get], "{:.0f}"), f"{bare_bytes} B body"),
+        ("  simulator / bare", f"{pct:.1f} %", f"goal >= {RATE_GOAL_PCT:g} %: {goal(pct >= RATE_GOAL_PCT)}"),
+        ("  simulator p99 ms", spread([r.p99_ms for r in sim_get]),
+         f"goal <= {P99_GOAL_MS:g} ms: {goal(idle_p99 <= P99_GOAL_MS)}"),
+        ("  bare p99 ms", spread([r.p99_ms for r in bare_get]), ""),
         (f"3. GET small batch while {lines:,} in_progress", "", f"real clock, speed {LOAD_SPEED:g}"),
         ("  creation -> planned s", f"{load.plan_s:.2f}", "first GET after create"),
     ]
@@ -370,12 +349,12 @@ def report(
         load_p99 = statistics.median([r.p99_ms for r in load.runs])
         load_ratio = load_p99 / idle_p99
         rows += [
-            ("  req/s", _spread([r.rps for r in load.runs], "{:.0f}"), f"{len(load.runs)} runs, {load.skipped} discarded"),
-            ("  p99 ms", _spread([r.p99_ms for r in load.runs]), ""),
-            ("  p99 / idle p99", f"{load_ratio:.2f}", f"goal <= {LOAD_P99_GOAL_RATIO:g}: {_goal(load_ratio <= LOAD_P99_GOAL_RATIO)}"),
+            ("  req/s", spread([r.rps for r in load.runs], "{:.0f}"), f"{len(load.runs)} runs, {load.skipped} discarded"),
+            ("  p99 ms", spread([r.p99_ms for r in load.runs]), ""),
+            ("  p99 / idle p99", f"{load_ratio:.2f}", f"goal <= {LOAD_P99_GOAL_RATIO:g}: {goal(load_ratio <= LOAD_P99_GOAL_RATIO)}"),
         ]
     else:
-        rows.append(("  p99 / idle p99", "n/a", f"no run fell inside in_progress: {_goal(False)}"))
+        rows.append(("  p99 / idle p99", "n/a", f"no run fell inside in_progress: {goal(False)}"))
     if load.big is not None:
         rows.append(("  GET big batch itself: req/s, p99", f"{load.big.rps:.0f}, {load.big.p99_ms:.2f} ms", "info"))
     width = max(len(r[0]) for r in rows)
@@ -402,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     how = f"generated in {time.perf_counter() - t_start:.1f}s" if generated else "cached"
     print(f"file: {path} ({path.stat().st_size / 1e6:.1f} MB, {how})", flush=True)
 
-    custom_ids = read_custom_ids(path)
+    custom_ids = gen.custom_ids(path.read_bytes().splitlines())
     base: list[float] = []
     for i in range(args.runs):
         base.append(baseline_once(custom_ids))

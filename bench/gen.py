@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,8 @@ def ensure_file(lines: int, seed: int, cache_dir: Path = CACHE_DIR) -> tuple[Pat
         return path, False
     generate(path, lines, seed)
     return path, True
+
+
+def custom_ids(lines: Sequence[bytes]) -> list[str]:
+    """The custom_id of each request line (blank lines skipped)."""
+    return [str(orjson.loads(line)["custom_id"]) for line in lines if line.strip()]

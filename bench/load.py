@@ -40,8 +40,8 @@ import orjson
 
 from bench import gen
 from bench.gen import CACHE_DIR, ensure_file
+from bench.measure import proc_status, reset_peak
 from bench.server import Simulator
-from bench.upload import _proc_status, _reset_peak
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "expired"})
 MIB = 1024 * 1024
@@ -53,10 +53,6 @@ def percentile(values: Sequence[float], pct: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
     return ordered[rank - 1]
-
-
-def custom_ids(lines: Sequence[bytes]) -> list[str]:
-    return [str(orjson.loads(line)["custom_id"]) for line in lines if line.strip()]
 
 
 # -- 1. load ----------------------------------------------------------------------------------------------
@@ -142,7 +138,7 @@ async def one_client(index: int, base_url: str, content: bytes, expected: list[s
             whole.append([line for line in response.content.splitlines() if line.strip()])
     if whole != [output, errors]:
         raise RuntimeError("the lines gathered while the batch ran differ from the final download")
-    seen = Counter(custom_ids(output) + custom_ids(errors))
+    seen = Counter(gen.custom_ids(output) + gen.custom_ids(errors))
     wanted = Counter(expected)
     stats.lost += sum((wanted - seen).values())
     stats.duplicated += sum((seen - wanted).values())
@@ -176,7 +172,7 @@ def client_slices(clients: int, lines: int, seed: int) -> tuple[list[tuple[bytes
     slices = []
     for i in range(clients):
         mine = all_lines[i * lines : (i + 1) * lines]
-        slices.append((b"".join(mine), custom_ids(mine)))
+        slices.append((b"".join(mine), gen.custom_ids(mine)))
     return slices, path
 
 
@@ -265,14 +261,14 @@ class Memory:
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
-        self.baseline = _proc_status(pid)["VmRSS"]
-        self.resettable = _reset_peak(pid)
+        self.baseline = proc_status(pid)["VmRSS"]
+        self.resettable = reset_peak(pid)
         self.steps: list[tuple[str, int]] = []
 
     def step_done(self, name: str) -> None:
-        self.steps.append((name, _proc_status(self.pid)["VmHWM"] - self.baseline))
+        self.steps.append((name, proc_status(self.pid)["VmHWM"] - self.baseline))
         if self.resettable:
-            _reset_peak(self.pid)
+            reset_peak(self.pid)
 
     @property
     def peak(self) -> int:
@@ -290,8 +286,8 @@ def stream_custom_ids(client: httpx.Client, file_id: str) -> tuple[list[str], in
             size += len(chunk)
             pending += chunk
             *whole, pending = pending.split(b"\n")
-            ids += custom_ids(whole)
-    ids += custom_ids([pending])
+            ids += gen.custom_ids(whole)
+    ids += gen.custom_ids([pending])
     return ids, size
 
 

@@ -4,6 +4,7 @@ grace period), and a failed start raises `BenchFailed` with the end of its log."
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +16,13 @@ from typing import IO
 from mockserver.testing import stop_process
 
 STARTUP_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 class BenchFailed(Exception):

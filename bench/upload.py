@@ -27,6 +27,7 @@ import httpx
 import orjson
 
 from bench.gen import CACHE_DIR, ensure_file
+from bench.measure import goal, proc_status, reset_peak, spread
 from bench.server import Simulator
 
 ALLOWED_URLS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses", "/v1/messages"})
@@ -71,28 +72,6 @@ def baseline_once(path: Path) -> tuple[float, int]:
 
 
 # -- server -----------------------------------------------------------------------------------------
-def _proc_status(pid: int) -> dict[str, int]:
-    """The kB fields of /proc/<pid>/status, in bytes."""
-    out: dict[str, int] = {}
-    with open(f"/proc/{pid}/status") as fh:
-        for row in fh:
-            key, _, value = row.partition(":")
-            parts = value.split()
-            if len(parts) == 2 and parts[1] == "kB":
-                out[key] = int(parts[0]) * 1024
-    return out
-
-
-def _reset_peak(pid: int) -> bool:
-    """Reset VmHWM to the current RSS (Linux >= 4.0), so startup peaks do not count; False if not possible."""
-    try:
-        with open(f"/proc/{pid}/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        return False
-    return True
-
-
 @dataclass
 class UploadResult:
     seconds: float
@@ -113,8 +92,8 @@ def upload_once(path: Path, work_dir: Path) -> UploadResult:
         with httpx.Client(base_url=server.base_url, headers=headers, timeout=httpx.Timeout(600.0)) as client:
             client.get("/models").raise_for_status()
             time.sleep(0.2)
-            baseline_rss = _proc_status(server.pid)["VmRSS"]
-            reset = _reset_peak(server.pid)
+            baseline_rss = proc_status(server.pid)["VmRSS"]
+            reset = reset_peak(server.pid)
             size = path.stat().st_size
             with open(path, "rb") as fh:
                 start = time.perf_counter()
@@ -124,7 +103,7 @@ def upload_once(path: Path, work_dir: Path) -> UploadResult:
                     files={"file": ("batch.jsonl", fh, "application/jsonl")},
                 )
                 seconds = time.perf_counter() - start
-            peak = _proc_status(server.pid)["VmHWM"]
+            peak = proc_status(server.pid)["VmHWM"]
         if resp.status_code != 201:
             raise UploadFailed(f"upload answered {resp.status_code}: {resp.text[:500]}")
         reported = resp.json().get("bytes")
@@ -136,14 +115,6 @@ def upload_once(path: Path, work_dir: Path) -> UploadResult:
 
 
 # -- report -----------------------------------------------------------------------------------------
-def _spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
-    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
-
-
-def _goal(ok: bool) -> str:
-    return "goal met" if ok else "goal missed"
-
-
 def report(size: int, lines: int, base: list[float], uploads: list[UploadResult]) -> str:
     up = [u.seconds for u in uploads]
     growth_mib = [u.growth / MIB for u in uploads]
@@ -155,13 +126,13 @@ def report(size: int, lines: int, base: list[float], uploads: list[UploadResult]
         ("file size", f"{size / 1e6:.1f} MB ({size_mib:.1f} MiB)", ""),
         ("lines", f"{lines:,}", ""),
         ("runs", str(len(uploads)), ""),
-        ("baseline read+parse+validate s", _spread(base), "median (min-max)"),
-        ("upload-to-201 s", _spread(up), "median (min-max)"),
+        ("baseline read+parse+validate s", spread(base), "median (min-max)"),
+        ("upload-to-201 s", spread(up), "median (min-max)"),
         ("upload throughput MB/s", f"{size / 1e6 / statistics.median(up):.1f}", "at the median"),
-        ("ratio upload/baseline", f"{ratio:.2f}", f"goal <= {UPLOAD_GOAL_RATIO}: {_goal(ratio <= UPLOAD_GOAL_RATIO)}"),
-        ("server RSS before upload MiB", _spread([u.baseline_rss / MIB for u in uploads], "{:.1f}"), ""),
-        ("peak memory growth MiB", _spread(growth_mib, "{:.1f}"), "median (min-max)"),
-        ("peak growth % of file (worst run)", f"{pct:.2f} %", f"goal <= {MEMORY_GOAL_PCT:g} %: {_goal(pct <= MEMORY_GOAL_PCT)}"),
+        ("ratio upload/baseline", f"{ratio:.2f}", f"goal <= {UPLOAD_GOAL_RATIO}: {goal(ratio <= UPLOAD_GOAL_RATIO)}"),
+        ("server RSS before upload MiB", spread([u.baseline_rss / MIB for u in uploads], "{:.1f}"), ""),
+        ("peak memory growth MiB", spread(growth_mib, "{:.1f}"), "median (min-max)"),
+        ("peak growth % of file (worst run)", f"{pct:.2f} %", f"goal <= {MEMORY_GOAL_PCT:g} %: {goal(pct <= MEMORY_GOAL_PCT)}"),
     ]
     if not all(u.peak_reset for u in uploads):
         rows.append(("note", "VmHWM could not be reset; growth includes any startup peak", ""))

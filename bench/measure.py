@@ -1,0 +1,40 @@
+"""What the benchmarks share to measure and report: a server process's memory, and how a figure is
+printed against its goal."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """The kB fields of /proc/<pid>/status, in bytes."""
+    out: dict[str, int] = {}
+    with open(f"/proc/{pid}/status") as fh:
+        for row in fh:
+            key, _, value = row.partition(":")
+            parts = value.split()
+            if len(parts) == 2 and parts[1] == "kB":
+                out[key] = int(parts[0]) * 1024
+    return out
+
+
+def reset_peak(pid: int) -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0), so startup peaks do not count; False if not possible."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
+    """`median (min-max)` of several runs; the value alone for one."""
+    if len(values) == 1:
+        return fmt.format(values[0])
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
+
+
+def goal(ok: bool) -> str:
+    return "goal met" if ok else "goal missed"
