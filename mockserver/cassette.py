@@ -11,7 +11,9 @@ keys sorted), so the order of lines and the `custom_id` do not matter; the first
 key wins. Attempt n of a replayed request gets the n-th recorded attempt (the last one again once they
 run out). `latency` is in seconds. `status` lines are the recorded batch's timeline, `t` seconds after
 it was created (informative: replay derives its timeline from the latencies, on the virtual clock).
-No key, token or header is ever written: only the base URL, the request bodies and the answers.
+No key, token or header is ever written: only the base URL, the request bodies and the answers. As a
+second guard, the writer blanks any text equal to a secret of at least `MIN_SECRET_LENGTH` (8)
+characters; a shorter one is left alone, since blanking it would corrupt every line it happens to occur in.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from mockserver.domain.schedule import Attempt
 from mockserver.domain.validation import normalised_body
 
 VERSION = 1
+MIN_SECRET_LENGTH = 8  # shorter secrets are not blanked: they occur by chance in ordinary text
 
 
 class CassetteError(ValueError):
@@ -103,11 +106,14 @@ def load(path: Path) -> Cassette:
 
 
 class Writer:
-    """Writes a cassette line by line; `secrets` are blanked wherever they would appear."""
+    """Writes a cassette line by line; each of `secrets` at least `MIN_SECRET_LENGTH` (8) characters
+    long is blanked (`<redacted>`) wherever it would appear. Keys never enter the written content
+    except by accident (an upstream echoing one back); a shorter secret is not blanked, as replacing a
+    one-letter key everywhere would corrupt the whole cassette."""
 
     def __init__(self, out: TextIO, secrets: Iterable[str | None] = ()) -> None:
         self.out = out
-        self.secrets = [s for s in secrets if s]
+        self.secrets = [s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH]
 
     def _write(self, item: dict[str, Any]) -> None:
         text = orjson.dumps(item).decode()

@@ -16,7 +16,7 @@ Two ways to record (see `cassette` for the format):
   simulator's manual clock by advancing it instead of sleeping.
 
 Keys go in request headers only; the cassette holds the base URL, the request bodies and the answers,
-and any text equal to a key is blanked before it is written.
+and any text equal to a key of at least 8 characters is blanked before it is written (see `Writer`).
 """
 
 from __future__ import annotations
