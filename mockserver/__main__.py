@@ -25,7 +25,7 @@ from mockserver.domain.ids import IdSource
 from mockserver.profile import PROFILES
 from mockserver.settings import Settings, load_models
 from mockserver.store import Store
-from mockserver.upstream import UpstreamConfig, parse_model_map
+from mockserver.upstream import upstream_config
 
 ENV_PREFIX = "DWSIM_"
 
@@ -144,16 +144,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if args.upstream and args.replay:
         raise SystemExit("choose one of --upstream and --replay")
     if args.upstream:
-        if not args.upstream.startswith(("http://", "https://")):
-            raise SystemExit(f"--upstream wants an http:// or https:// URL, not {args.upstream!r}")
-        if args.upstream_concurrency < 1 or not args.upstream_timeout > 0:
-            raise SystemExit("need --upstream-concurrency >= 1 and --upstream-timeout > 0")
         try:
-            models = parse_model_map([m for m in args.upstream_model or [] if m])
+            upstream = upstream_config(args.upstream, args.upstream_key or _secret("upstream_key") or None,
+                                       [m for m in args.upstream_model or [] if m], args.upstream_concurrency,
+                                       args.upstream_timeout)
         except ValueError as exc:
             raise SystemExit(str(exc)) from None
-        upstream = UpstreamConfig(args.upstream, args.upstream_key or _secret("upstream_key") or None, models, args.upstream_concurrency,
-                                  args.upstream_timeout)
         settings = replace(settings, upstream=upstream)
     if args.replay:
         settings = replace(settings, replay=Path(args.replay), replay_missing=args.replay_missing)

@@ -8,15 +8,21 @@
 
 A request is matched by `key`, a hash of its url and its body (the body as stored: `priority` removed,
 keys sorted), so the order of lines and the `custom_id` do not matter; the first request line with a
-key wins. Attempt n of a replayed request gets the n-th recorded attempt (the last one again once they
-run out). `latency` is in seconds. `status` lines are the recorded batch's timeline, `t` seconds after
-it was created (informative: replay derives its timeline from the latencies, on the virtual clock).
-No key, token or header is ever written: only the base URL, the request bodies and the answers.
+key wins. The stored `key` is informative: the loader always recomputes it from `url` and `body`, so a
+hand-edited body or a change of normalisation cannot leave a line that silently never matches (and
+a cassette without keys loads too). Attempt n of a replayed request gets the n-th recorded attempt
+(the last one again once they run out). `latency` is in seconds, at least 0. `status` lines are the
+recorded batch's timeline, `t` seconds after it was created (informative: replay derives its
+timeline from the latencies, on the virtual clock).
+No key, token or header is ever written: only the base URL, the request bodies and the answers. As a
+second guard, the writer blanks any text equal to a secret of at least `MIN_SECRET_LENGTH` (8)
+characters; a shorter one is left alone, since blanking it would corrupt every line it happens to occur in.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +34,7 @@ from mockserver.domain.schedule import Attempt
 from mockserver.domain.validation import normalised_body
 
 VERSION = 1
+MIN_SECRET_LENGTH = 8  # shorter secrets are not blanked: they occur by chance in ordinary text
 
 
 class CassetteError(ValueError):
@@ -47,9 +54,13 @@ def attempt_record(got: Attempt, latency: float) -> dict[str, Any]:
 
 
 def attempt_from(record: dict[str, Any]) -> Attempt:
+    """A recorded attempt; a ValueError (or TypeError, AttributeError) for one not in the documented form."""
     failure = record.get("failure")
+    latency = float(record.get("latency", 0.0))
+    if not 0 <= latency < math.inf:
+        raise ValueError(f"latency {record.get('latency')!r} is not a number of seconds >= 0")
     return Attempt(int(record.get("status", 0)), record.get("body"), failure=None if failure is None else str(failure),
-                   latency=float(record.get("latency", 0.0)))
+                   latency=latency)
 
 
 @dataclass(frozen=True)
@@ -86,14 +97,15 @@ def load(path: Path) -> Cassette:
             if kind == "cassette":
                 header = item
             elif kind == "request":
-                key = str(item.get("key") or request_key(item["url"], item["body"]))
+                url = str(item["url"])
+                key = request_key(url, item["body"])  # never the stored `key`: it may not match url and body
                 attempts = tuple(attempt_from(a) for a in item["attempts"])
                 if not attempts:
                     raise CassetteError(f"{path}:{number}: a request needs at least one attempt")
-                requests.setdefault(key, Recorded(str(item.get("custom_id", "")), str(item["url"]), attempts))
+                requests.setdefault(key, Recorded(str(item.get("custom_id", "")), url, attempts))
             elif kind == "status":
                 timeline.append(item)
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, CassetteError):
                 raise
             raise CassetteError(f"{path}:{number}: not a cassette line ({exc})") from None
@@ -103,11 +115,14 @@ def load(path: Path) -> Cassette:
 
 
 class Writer:
-    """Writes a cassette line by line; `secrets` are blanked wherever they would appear."""
+    """Writes a cassette line by line; each of `secrets` at least `MIN_SECRET_LENGTH` (8) characters
+    long is blanked (`<redacted>`) wherever it would appear. Keys never enter the written content
+    except by accident (an upstream echoing one back); a shorter secret is not blanked, as replacing a
+    one-letter key everywhere would corrupt the whole cassette."""
 
     def __init__(self, out: TextIO, secrets: Iterable[str | None] = ()) -> None:
         self.out = out
-        self.secrets = [s for s in secrets if s]
+        self.secrets = [s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH]
 
     def _write(self, item: dict[str, Any]) -> None:
         text = orjson.dumps(item).decode()

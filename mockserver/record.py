@@ -16,7 +16,13 @@ Two ways to record (see `cassette` for the format):
   simulator's manual clock by advancing it instead of sleeping.
 
 Keys go in request headers only; the cassette holds the base URL, the request bodies and the answers,
-and any text equal to a key is blanked before it is written.
+and any text equal to a key of at least 8 characters is blanked before it is written (see `Writer`).
+
+Every argument is checked before anything is written or sent (the `--upstream` flags by the server's
+own rules): a bad one is refused with `error: ...` and exit code 2. The cassette is written to
+`OUTPUT.part` and renamed to OUTPUT only when the run has ended, so an existing cassette is never
+damaged; a run that fails (the service unreachable or answering an error, a disk error) says why,
+exits 1 and leaves no `.part` behind.
 """
 
 from __future__ import annotations
@@ -26,17 +32,19 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+import httpx
 import orjson
 
 from client.batchfile import check_lines, read_batch_file
-from client.errors import BatchFileError
+from client.config import API_KEY_ENV, resolve_base_url
+from client.errors import BatchFileError, ConfigurationError, DoublewordError
 from mockserver.cassette import Writer, attempt_record
 from mockserver.domain.schedule import Attempt, backoff, is_retriable
-from mockserver.upstream import Upstream, UpstreamConfig, parse_model_map
+from mockserver.upstream import Upstream, UpstreamConfig, upstream_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--upstream", metavar="URL", help="an OpenAI-compatible server's base URL (e.g. http://localhost:8001/v1)")
     where.add_argument("--base-url", metavar="URL", help="a Batch API's base URL (the live service, or a simulator)")
-    p.add_argument("--upstream-key", default=os.environ.get("DWSIM_UPSTREAM_KEY"), help="Bearer key for --upstream")
+    p.add_argument("--upstream-key", default=None,  # the environment is read after parsing: --help never shows it
+                   help="Bearer key for --upstream (default: DWSIM_UPSTREAM_KEY)")
     p.add_argument("--upstream-model", action="append", metavar="LOCAL=REMOTE", default=[],
                    help="send model LOCAL to the upstream as REMOTE (repeatable)")
     p.add_argument("--concurrency", type=int, default=8, help="--upstream: requests in flight at once")
@@ -118,12 +127,10 @@ def _attempt_of_line(item: dict[str, Any]) -> Attempt | None:
     return None
 
 
-def record_batch_api(args: argparse.Namespace, lines: list[dict[str, Any]], out: TextIO) -> tuple[int, int]:
+def record_batch_api(args: argparse.Namespace, key: str, lines: list[dict[str, Any]], out: TextIO) -> tuple[int, int]:
     from client import DoublewordClient, SimulatorClock
     from client.clock import Clock, SystemClock
-    from client.config import resolve_api_key
 
-    key = resolve_api_key(args.key)
     writer = Writer(out, [key])
     writer.header("batch-api", args.base_url, time.time())
     clock: Clock = SimulatorClock(args.base_url) if args.simulator_clock else SystemClock()
@@ -171,8 +178,14 @@ def _refuse(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+def _fail(message: str) -> NoReturn:
+    """A run that failed (the service, the network, the disk): say why, exit 1 (the caller removes the
+    partial cassette)."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(1)
+
+
+def _checked_lines(args: argparse.Namespace) -> list[dict[str, Any]]:
     try:
         lines = read_batch_file(args.input)
         check_lines(lines, unique_ids=False)  # repeated custom_ids are recorded in turn
@@ -182,16 +195,67 @@ def main(argv: Sequence[str] | None = None) -> None:
         _refuse(f"{args.input}: {exc}")
     if not lines:
         _refuse(f"{args.input}: no request lines")
-    with open(args.output, "w", encoding="utf-8") as out:
-        if args.upstream:
-            try:
-                models = parse_model_map(args.upstream_model)
-            except ValueError as exc:
-                raise SystemExit(str(exc)) from None
-            config = UpstreamConfig(args.upstream, args.upstream_key or None, models, max(1, args.concurrency), args.timeout)
-            completed, failed = record_upstream(config, lines, out, args.attempts)
-        else:
-            completed, failed = record_batch_api(args, lines, out)
+    return lines
+
+
+def _checked_upstream(args: argparse.Namespace) -> UpstreamConfig:
+    """`--upstream`'s flags, by the rules the server's own `--upstream` flags follow."""
+    try:
+        return upstream_config(args.upstream, args.upstream_key or os.environ.get("DWSIM_UPSTREAM_KEY") or None, args.upstream_model, args.concurrency,
+                               args.timeout, concurrency_flag="--concurrency", timeout_flag="--timeout")
+    except ValueError as exc:
+        _refuse(str(exc))
+
+
+def _checked_key(args: argparse.Namespace) -> str:
+    """`--base-url`'s flags; the API key to use."""
+    try:
+        if not args.base_url:
+            raise ConfigurationError("base URL must be an http(s) URL, got ''")
+        resolve_base_url(args.base_url)
+    except ConfigurationError as exc:
+        _refuse(f"--base-url: {exc}")
+    if not args.poll > 0:
+        _refuse("need --poll > 0")
+    key: str | None = args.key or os.environ.get(API_KEY_ENV)
+    if not key:
+        _refuse(f"no API key for --base-url: pass --key or set {API_KEY_ENV}")
+    return key
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Check everything first (a refusal exits 2 and leaves any existing cassette as it was), then record
+    into `OUTPUT.part`, renamed to OUTPUT only once the run has ended; a run that fails exits 1 and
+    leaves no `.part` behind."""
+    args = build_parser().parse_args(argv)
+    lines = _checked_lines(args)
+    run: Callable[[TextIO], tuple[int, int]]
+    if args.upstream is not None:
+        config = _checked_upstream(args)
+        where = args.upstream
+        run = lambda out: record_upstream(config, lines, out, args.attempts)  # noqa: E731
+    else:
+        key = _checked_key(args)
+        where = args.base_url
+        run = lambda out: record_batch_api(args, key, lines, out)  # noqa: E731
+    output = Path(args.output)
+    if output.is_dir():
+        _refuse(f"-o {output}: is a folder")
+    part = Path(args.output + ".part")
+    try:
+        out = open(part, "w", encoding="utf-8")  # noqa: SIM115 (closed before the rename)
+    except OSError as exc:
+        _refuse(f"-o {output}: cannot write {part}: {exc.strerror}")
+    try:
+        with out:
+            completed, failed = run(out)
+        os.replace(part, output)
+    except (httpx.HTTPError, DoublewordError) as exc:
+        _fail(f"recording from {where} failed: {exc}")
+    except OSError as exc:
+        _fail(f"{exc.filename or output}: {exc.strerror or exc}")
+    finally:
+        part.unlink(missing_ok=True)  # a failed or interrupted run leaves nothing
     print(f"recorded {completed} answers and {failed} failures of {len(lines)} requests to {args.output}",
           file=sys.stderr)
 

@@ -55,6 +55,21 @@ def parse_model_map(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def upstream_config(
+    url: str, key: str | None, model_pairs: list[str], concurrency: int, timeout: float, *,
+    concurrency_flag: str = "--upstream-concurrency", timeout_flag: str = "--upstream-timeout",
+) -> UpstreamConfig:
+    """The `--upstream` flags checked and made a config (shared by the server's and the recorder's
+    command lines, whose concurrency and timeout flags are named differently): an http:// or https://
+    URL, a concurrency of at least 1, a timeout above 0, LOCAL=REMOTE model pairs. A ValueError names
+    the flag at fault."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"--upstream wants an http:// or https:// URL, not {url!r}")
+    if concurrency < 1 or not timeout > 0:
+        raise ValueError(f"need {concurrency_flag} >= 1 and {timeout_flag} > 0")
+    return UpstreamConfig(url, key, parse_model_map(model_pairs), concurrency, timeout)
+
+
 def attempt_of(status: int, content: bytes) -> Attempt:
     """An upstream HTTP answer as the attempt the schedule and the result lines understand."""
     if 200 <= status < 300:

@@ -39,6 +39,8 @@ def test_flags_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     (["--upstream", "ftp://models.local"], "http:// or https://"),
     (["--upstream", "http://a", "--replay", "c.jsonl"], "choose one"),
     (["--upstream", "http://a", "--upstream-model", "no-equals"], "LOCAL=REMOTE"),
+    (["--upstream", "http://a", "--upstream-timeout", "0"], "need --upstream-concurrency >= 1 and --upstream-timeout > 0"),
+    (["--upstream", "http://a", "--upstream-concurrency", "0"], "--upstream-concurrency >= 1"),
 ])
 def test_bad_flags_are_refused_with_their_reason(flags: list[str], says: str) -> None:
     with pytest.raises(SystemExit) as refused:

@@ -4,6 +4,7 @@ clock: the same output and error files and the same status timeline on every run
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -160,3 +161,63 @@ def test_record_refuses_a_bad_input_file_and_writes_nothing(tmp_path: Path, cont
     assert run.returncode == 2, run.stderr
     assert run.stderr.startswith(f"error: {batch_file}: ") and "Traceback" not in run.stderr
     assert not cassette.exists()
+
+
+HEADER = '{"type": "cassette", "version": 1, "source": "upstream", "base_url": "x", "recorded_at": 0}\n'
+URL = "/v1/chat/completions"
+
+
+def request_line(body: Any, attempts: Any, **more: Any) -> str:
+    return orjson.dumps({"type": "request", "custom_id": "c", "url": URL, "body": body, "attempts": attempts,
+                         **more}).decode() + "\n"
+
+
+MALFORMED = {
+    "attempt-not-object": [1],
+    "attempts-a-string": "ab",
+    "negative-latency": [{"status": 200, "body": {}, "latency": -0.5}],
+    "infinite-latency": [{"status": 200, "body": {}, "latency": "inf"}],
+    "nan-latency": [{"status": 200, "body": {}, "latency": "nan"}],
+}
+
+
+@pytest.mark.parametrize("attempts", list(MALFORMED.values()), ids=list(MALFORMED))
+def test_a_malformed_cassette_is_refused_with_its_line(tmp_path: Path, attempts: Any) -> None:
+    from mockserver.cassette import CassetteError, load
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(HEADER + request_line({"model": CHAT_MODEL}, attempts))
+    with pytest.raises(CassetteError, match=f"^{re.escape(str(bad))}:2: not a cassette line"):
+        load(bad)
+
+
+@pytest.mark.parametrize("attempts", [MALFORMED["attempt-not-object"], MALFORMED["negative-latency"]],
+                         ids=["attempt-not-object", "negative-latency"])
+def test_the_server_refuses_a_malformed_cassette_at_start(tmp_path: Path, attempts: Any) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(HEADER + request_line({"model": CHAT_MODEL}, attempts))
+    run = subprocess.run([sys.executable, "-m", "mockserver", "--replay", str(bad), "--port", "0"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith(f"error: --replay {bad}:2: not a cassette line (") and "Traceback" not in run.stderr
+
+
+def test_the_key_is_recomputed_from_url_and_body(tmp_path: Path) -> None:
+    from mockserver.cassette import load, request_key
+
+    answer = [{"status": 200, "body": {"ok": True}, "latency": 0.5}]
+    recorded = {"model": CHAT_MODEL, "messages": [{"role": "user", "content": "as recorded"}]}
+    edited = {"model": CHAT_MODEL, "messages": [{"role": "user", "content": "edited by hand"}]}
+    stale = {"model": CHAT_MODEL, "messages": [{"role": "user", "content": "wrong key"}]}
+    old = {"model": CHAT_MODEL, "messages": [{"role": "user", "content": "an old cassette's line"}]}
+    path = tmp_path / "cassette.jsonl"
+    path.write_text(HEADER
+                    + request_line(edited, answer, key=request_key(URL, recorded))  # body changed after recording
+                    + request_line(stale, answer, key="0" * 32)
+                    + request_line(old, answer, key=request_key(URL, old)))
+    cassette = load(path)
+    assert cassette.find(URL, edited) is not None
+    assert cassette.find(URL, recorded) is None  # the stored key no longer says which body it was
+    assert cassette.find(URL, stale) is not None
+    assert cassette.find(URL, {**old, "priority": 5}) is not None  # old cassettes still match as before
+    assert set(cassette.requests) == {request_key(URL, edited), request_key(URL, stale), request_key(URL, old)}
