@@ -7,11 +7,13 @@ comes from a `VirtualContent` provider the batch engine registers. No HTTP here.
 
 from __future__ import annotations
 
+import os
 from array import array
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -28,7 +30,7 @@ from mockserver.settings import Settings
 from mockserver.store import FileRow, Store
 
 CONTENT_CHUNK_LINES = 2000
-READ_CHUNK = 1 << 20  # bytes read at a time where a file is scanned as uploaded
+READ_CHUNK = 1 << 20  # bytes read at a time where a file is streamed or scanned as uploaded
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ class FileService:
                 return Content(b"", incomplete=False, last_line=None)
             return self.virtual.content(row, start, size, search)
         if not self.profile.lines_checked_at_upload:  # OpenAI: the file as uploaded, whatever it holds
-            return Content(self.store.blob_path(row.id).read_bytes(), incomplete=False, last_line=None)
+            return self._as_uploaded(row, start, size)
         spans = self.store.file_spans(row.id)
         indices: Sequence[int] = range(row.line_count)
         if search:
@@ -175,6 +177,21 @@ class FileService:
         body = b"".join(self._render(row.id, spans, chosen))
         end = start + len(chosen)
         return Content(body, incomplete=end < len(indices), last_line=end)
+
+    def _as_uploaded(self, row: FileRow, start: int, size: int | None) -> Content:
+        """An OpenAI-profile input file's content: its bytes as uploaded, streamed from disk in chunks
+        (off the event loop, as the response iterates). `skip` and `limit` count request lines (the
+        non-blank lines, as `line_count` and the headers do): a page runs from the start of its first
+        request line (the file's start for the first page) to the start of the first line after it,
+        so the pages joined are the file, byte for byte."""
+        path = self.store.blob_path(row.id)
+        if start == 0 and size is None:
+            return Content(_byte_range(path, None, 0, None), incomplete=False, last_line=None)
+        spans = self.store.file_spans(row.id)
+        if size is None:
+            return Content(_byte_range(path, spans, start, None), incomplete=False, last_line=None)
+        end = start + max(0, min(size, row.line_count - start))
+        return Content(_byte_range(path, spans, start, start + size), incomplete=end < row.line_count, last_line=end)
 
     def requests(self, row: FileRow) -> Iterator[dict[str, Any]]:
         """Every request of an input file, parsed, in upload order (for batches and estimates)."""
@@ -308,6 +325,39 @@ def _lines_from(fh: BinaryIO, at: int) -> Iterator[tuple[int, bytes]]:
     stripped = b"".join(pieces).strip()
     if stripped:
         yield start, stripped
+
+
+def _line_start(fh: BinaryIO, spans: array[int], index: int) -> int:
+    """Where request line `index` (0-based, counting non-blank lines) of an upload starts; the file's
+    size when it has no such line."""
+    closed = len(spans) // 2
+    if closed and spans[-1] == OPEN_END:
+        closed -= 1
+        if index >= closed:
+            found = next(islice(_lines_from(fh, spans[-2]), index - closed, None), None)
+            if found is not None:
+                return found[0]
+    if index < closed:
+        return spans[2 * index]
+    return fh.seek(0, os.SEEK_END)
+
+
+def _byte_range(path: Path, spans: array[int] | None, first: int, end: int | None) -> Iterator[bytes]:
+    """The bytes of an upload from the start of request line `first` (0: from the file's start) to
+    the start of request line `end` (None: to the end), in chunks of `READ_CHUNK`; the lines are
+    found with `spans` (None: not needed, `first` is 0 and `end` None)."""
+    with open(path, "rb") as fh:
+        lo = 0 if first == 0 or spans is None else _line_start(fh, spans, first)
+        hi = None if end is None or spans is None else _line_start(fh, spans, end)
+        fh.seek(lo)
+        left = None if hi is None else max(0, hi - lo)
+        while left is None or left > 0:
+            chunk = fh.read(READ_CHUNK if left is None else min(READ_CHUNK, left))
+            if not chunk:
+                return
+            if left is not None:
+                left -= len(chunk)
+            yield chunk
 
 
 def _decimal_text(value: Decimal) -> str:
