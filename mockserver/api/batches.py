@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from mockserver.api.common import backend, bounded_body, caller, content_response, int_param, json_response
 from mockserver.backend import Backend
-from mockserver.domain.nesting import too_deep
+from mockserver.domain.nesting import TooDeep, loads
 from mockserver.domain.status import BatchView
 from mockserver.errors import BadRequest, UnsupportedMediaType
 from mockserver.render import list_object
@@ -24,12 +24,11 @@ async def json_body(request: Request) -> object:
         raise UnsupportedMediaType("Expected request with `Content-Type: application/json`")
     raw = await bounded_body(request, JSON_BODY_LIMIT, "Failed to buffer the request body: length limit exceeded")
     try:
-        payload = orjson.loads(raw)
+        return loads(raw)
+    except TooDeep as exc:
+        raise BadRequest(f"Failed to parse the request body as JSON: {exc.detail}") from None
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"Failed to parse the request body as JSON: {exc.msg}: line {exc.lineno} column {exc.colno}") from None
-    if too_deep(raw, payload):
-        raise BadRequest("Failed to parse the request body as JSON: recursion limit exceeded")
-    return payload
 
 
 def _batch(request: Request, view: BatchView) -> Response:

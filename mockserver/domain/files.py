@@ -7,17 +7,20 @@ comes from a `VirtualContent` provider the batch engine registers. No HTTP here.
 
 from __future__ import annotations
 
+import os
 from array import array
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import orjson
 
 from mockserver.domain.ids import IdSource
+from mockserver.domain.line_scan import OPEN_END
 from mockserver.domain.paging import Page, clamp_limit, clamp_skip
 from mockserver.domain.upload import Upload
 from mockserver.domain.validation import LineRules, normalised_body, normalised_line
@@ -27,6 +30,7 @@ from mockserver.settings import Settings
 from mockserver.store import FileRow, Store
 
 CONTENT_CHUNK_LINES = 2000
+READ_CHUNK = 1 << 20  # bytes read at a time where a file is streamed or scanned as uploaded
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,7 @@ class FileService:
                 return Content(b"", incomplete=False, last_line=None)
             return self.virtual.content(row, start, size, search)
         if not self.profile.lines_checked_at_upload:  # OpenAI: the file as uploaded, whatever it holds
-            return Content(self.store.blob_path(row.id).read_bytes(), incomplete=False, last_line=None)
+            return self._as_uploaded(row, start, size)
         spans = self.store.file_spans(row.id)
         indices: Sequence[int] = range(row.line_count)
         if search:
@@ -174,10 +178,25 @@ class FileService:
         end = start + len(chosen)
         return Content(body, incomplete=end < len(indices), last_line=end)
 
+    def _as_uploaded(self, row: FileRow, start: int, size: int | None) -> Content:
+        """An OpenAI-profile input file's content: its bytes as uploaded, streamed from disk in chunks
+        (off the event loop, as the response iterates). `skip` and `limit` count request lines (the
+        non-blank lines, as `line_count` and the headers do): a page runs from the start of its first
+        request line (the file's start for the first page) to the start of the first line after it,
+        so the pages joined are the file, byte for byte."""
+        path = self.store.blob_path(row.id)
+        if start == 0 and size is None:
+            return Content(_byte_range(path, None, 0, None), incomplete=False, last_line=None)
+        spans = self.store.file_spans(row.id)
+        if size is None:
+            return Content(_byte_range(path, spans, start, None), incomplete=False, last_line=None)
+        end = start + max(0, min(size, row.line_count - start))
+        return Content(_byte_range(path, spans, start, start + size), incomplete=end < row.line_count, last_line=end)
+
     def requests(self, row: FileRow) -> Iterator[dict[str, Any]]:
         """Every request of an input file, parsed, in upload order (for batches and estimates)."""
         spans = self.store.file_spans(row.id)
-        return self._requests(row.id, spans, range(row.line_count))
+        return self._requests(row.id, spans, range(len(spans) // 2))  # an open span is the rest of the lines
 
     def _requests(self, file_id: str, spans: array[int], indices: Sequence[int]) -> Iterator[dict[str, Any]]:
         checked = self.profile.lines_checked_at_upload
@@ -251,23 +270,94 @@ class FileService:
 
 
 def raw_lines(path: Path, spans: array[int], indices: Sequence[int]) -> Iterator[bytes]:
-    """The stripped request lines `indices` of a stored upload, read a block of lines at a time."""
+    """The stripped request lines `indices` of a stored upload, read a block of lines at a time.
+    `indices` ending at an open span (`line_scan.OPEN_END`: an OpenAI-profile file over the request
+    limit) yield that line and every non-blank line after it, read from the bytes."""
     if not indices:  # output and error files have no body on disk
         return
+    open_at: int | None = None
+    if spans[-1] == OPEN_END and indices[-1] == len(spans) // 2 - 1:
+        open_at, indices = spans[-2], indices[:-1]
     with open(path, "rb") as fh:
-        for group_start in range(0, len(indices), CONTENT_CHUNK_LINES):
-            group = indices[group_start : group_start + CONTENT_CHUNK_LINES]
-            lo, hi = spans[2 * group[0]], spans[2 * group[-1] + 1]
-            needed = sum(spans[2 * i + 1] - spans[2 * i] for i in group)
-            if hi - lo > 2 * needed + (1 << 20):  # scattered lines: read each on its own
-                for i in group:
-                    fh.seek(spans[2 * i])
-                    yield fh.read(spans[2 * i + 1] - spans[2 * i]).strip()
-                continue
-            fh.seek(lo)
-            block = fh.read(hi - lo)
+        yield from _span_lines(fh, spans, indices)
+        if open_at is not None:
+            yield from (line for _, line in _lines_from(fh, open_at))
+
+
+def _span_lines(fh: BinaryIO, spans: array[int], indices: Sequence[int]) -> Iterator[bytes]:
+    """The lines `indices` (closed spans), in a block of lines at a time."""
+    for group_start in range(0, len(indices), CONTENT_CHUNK_LINES):
+        group = indices[group_start : group_start + CONTENT_CHUNK_LINES]
+        lo, hi = spans[2 * group[0]], spans[2 * group[-1] + 1]
+        needed = sum(spans[2 * i + 1] - spans[2 * i] for i in group)
+        if hi - lo > 2 * needed + (1 << 20):  # scattered lines: read each on its own
             for i in group:
-                yield block[spans[2 * i] - lo : spans[2 * i + 1] - lo].strip()
+                fh.seek(spans[2 * i])
+                yield fh.read(spans[2 * i + 1] - spans[2 * i]).strip()
+            continue
+        fh.seek(lo)
+        block = fh.read(hi - lo)
+        for i in group:
+            yield block[spans[2 * i] - lo : spans[2 * i + 1] - lo].strip()
+
+
+def _lines_from(fh: BinaryIO, at: int) -> Iterator[tuple[int, bytes]]:
+    """Each non-blank line from byte `at` (a line's start) to the end of the file: where it starts,
+    and the line stripped. Lines are split as the unchecked `LineScanner` splits them."""
+    fh.seek(at)
+    pieces: list[bytes] = []  # the line not yet ended, as read so far
+    start = at
+    while chunk := fh.read(READ_CHUNK):
+        lines = chunk.split(b"\n")
+        if len(lines) == 1:
+            pieces.append(chunk)
+            continue
+        if pieces:
+            pieces.append(lines[0])
+            lines[0] = b"".join(pieces)
+        last = lines.pop()
+        pieces = [last] if last else []
+        for line in lines:
+            stripped = line.strip()
+            if stripped:
+                yield start, stripped
+            start += len(line) + 1
+    stripped = b"".join(pieces).strip()
+    if stripped:
+        yield start, stripped
+
+
+def _line_start(fh: BinaryIO, spans: array[int], index: int) -> int:
+    """Where request line `index` (0-based, counting non-blank lines) of an upload starts; the file's
+    size when it has no such line."""
+    closed = len(spans) // 2
+    if closed and spans[-1] == OPEN_END:
+        closed -= 1
+        if index >= closed:
+            found = next(islice(_lines_from(fh, spans[-2]), index - closed, None), None)
+            if found is not None:
+                return found[0]
+    if index < closed:
+        return spans[2 * index]
+    return fh.seek(0, os.SEEK_END)
+
+
+def _byte_range(path: Path, spans: array[int] | None, first: int, end: int | None) -> Iterator[bytes]:
+    """The bytes of an upload from the start of request line `first` (0: from the file's start) to
+    the start of request line `end` (None: to the end), in chunks of `READ_CHUNK`; the lines are
+    found with `spans` (None: not needed, `first` is 0 and `end` None)."""
+    with open(path, "rb") as fh:
+        lo = 0 if first == 0 or spans is None else _line_start(fh, spans, first)
+        hi = None if end is None or spans is None else _line_start(fh, spans, end)
+        fh.seek(lo)
+        left = None if hi is None else max(0, hi - lo)
+        while left is None or left > 0:
+            chunk = fh.read(READ_CHUNK if left is None else min(READ_CHUNK, left))
+            if not chunk:
+                return
+            if left is not None:
+                left -= len(chunk)
+            yield chunk
 
 
 def _decimal_text(value: Decimal) -> str:

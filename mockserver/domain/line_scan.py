@@ -3,6 +3,12 @@
 `LineScanner` splits the stream into lines, keeps the byte span of every non-blank one, and checks
 each with the live rules (`validation`): a quick check for the common valid line, the full rule
 chain (which picks the live message) otherwise. The first bad line raises its error.
+
+Unchecked (the OpenAI profile, where any JSONL is stored and a file over the request limit fails
+only its batches), lines past the limit are counted but not kept: the span of line `max_requests + 1`
+is open (it ends at `OPEN_END`) and stands for that line and every non-blank line after it, which
+`files.raw_lines` reads from the bytes. So the spans of a 200 MB file of tiny lines stay as small as
+the limit, and the batch-time check still sees every line.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from mockserver.domain.validation import LineRules, check_request, parse_line, q
 from mockserver.errors import BadRequest
 
 # Rust's `char::is_whitespace` (Unicode White_Space), which live's `str::trim` removes around a line
+OPEN_END = 2**64 - 1  # the end of an open span: the line starting there and all non-blank lines after it
+
 RUST_WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
 
 
@@ -75,8 +83,12 @@ class LineScanner:
             for line in lines:
                 if line.strip():
                     n += 1
-                    spans.append(start)
-                    spans.append(start + len(line))
+                    if not max_requests or n <= max_requests:
+                        spans.append(start)
+                        spans.append(start + len(line))
+                    elif n == max_requests + 1:  # past the limit: one open span for the rest
+                        spans.append(start)
+                        spans.append(OPEN_END)
                 start += len(line) + 1
             self.lines, self._offset = n, start
             return

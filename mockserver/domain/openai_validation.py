@@ -66,8 +66,8 @@ def check_file(lines: Iterable[bytes], endpoint: str, models: Mapping[str, str],
     first_model: str | None = None
     count = 0
     for count, raw in enumerate(lines, start=1):
-        if len(errors) >= MAX_REPORTED:
-            continue
+        if len(errors) >= MAX_REPORTED or (max_requests and count > max_requests):
+            continue  # only counted: past the limit the verdict is `too_many_tasks` whatever the lines hold
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -19,7 +19,7 @@ import orjson
 from mockserver.domain.answers import AnswerSource, SimulatedAnswers
 from mockserver.domain.faults import Faults, ScenarioError, parse_request_rule
 from mockserver.domain.model import SimulatedModel
-from mockserver.domain.nesting import too_deep
+from mockserver.domain.nesting import TooDeep, loads
 from mockserver.domain.schedule import Attempt, Timing, latency
 from mockserver.settings import Settings
 from mockserver.store import Store
@@ -107,11 +107,11 @@ class Realtime:
     def _checked(self, url: str, raw: bytes, override: str | None, custom_id: str) -> Any:
         """The request's body, or the answer that ends the call before any model sees it."""
         try:
-            body = orjson.loads(raw)
+            body = loads(raw)
+        except TooDeep as exc:
+            return openai_error(400, f"Invalid JSON body: {exc.detail}", "bad_request")
         except orjson.JSONDecodeError as exc:
             return openai_error(400, f"Invalid JSON body: {exc.msg}", "bad_request")
-        if too_deep(raw, body):
-            return openai_error(400, "Invalid JSON body: recursion limit exceeded", "bad_request")
         model = body.get("model") if isinstance(body, dict) else None
         if isinstance(model, str) and self.settings.model(model) is None:
             return Answer(404, model_not_found(model))

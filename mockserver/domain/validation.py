@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 import simdjson
 
-from mockserver.domain.nesting import MAX_DEPTH, too_deep
+from mockserver.domain.nesting import MAX_DEPTH, TooDeep, loads
 from mockserver.errors import BadRequest, Forbidden
 
 MAX_CUSTOM_ID_BYTES = 64
@@ -94,13 +94,11 @@ def _custom_id_ok(custom_id: str) -> bool:
 def parse_line(raw: bytes, n: int) -> dict[str, Any]:
     """Parse a stripped, non-blank line into the request object, or raise the live JSON error."""
     try:
-        obj = orjson.loads(raw)
+        obj = loads(raw)
+    except TooDeep as exc:
+        raise _invalid_json(n, raw, exc.detail) from None
     except orjson.JSONDecodeError as exc:
-        if "recursion" in str(exc.msg) or "depth" in str(exc.msg):  # orjson's own nesting limit
-            raise _invalid_json(n, raw, "recursion limit exceeded") from None
         raise BadRequest(f"Invalid JSON on line {n}: {exc.msg}: line 1 column {exc.colno}") from None
-    if too_deep(raw, obj):
-        raise _invalid_json(n, raw, "recursion limit exceeded")
     repeated = _repeated_field(raw)
     if repeated is not None:
         raise _invalid_json(n, raw, f"duplicate field `{repeated}`")
