@@ -3,6 +3,7 @@ limit while the batch-time check still counts every line."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from contract_tests.helpers import chat_line, jsonl
 from mockserver.domain import files as files_module
-from mockserver.domain.files import raw_lines
+from mockserver.domain.files import closed_spans, raw_lines
 from mockserver.domain.line_scan import OPEN_END, LineScanner
 from mockserver.domain.validation import LineRules
 from mockserver.testing import AsgiTarget
@@ -117,3 +118,35 @@ def test_a_file_written_before_the_spans_were_capped_reads_the_same(tmp_path: Pa
     path.write_bytes(content)
     full = scan(content, 0).spans
     assert list(raw_lines(path, full, range(3))) == [b"{}", b"[1]", b"2"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(st.sampled_from([b"{}", b'{"a": 1}', b"", b"  ", b"\r", b" y "]), max_size=30),
+       end=st.sampled_from([b"", b"\n", b"\r\n"]), limit=st.integers(1, 8))
+def test_closed_spans_are_the_spans_of_every_line(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], end: bytes, limit: int
+) -> None:
+    content = b"\n".join(lines) + end
+    path = tmp_path_factory.mktemp("blob") / "file"
+    path.write_bytes(content)
+    assert closed_spans(path, scan(content, limit).spans) == scan(content, 0).spans
+
+
+def test_a_limit_raised_after_the_upload_runs_every_line() -> None:
+    # e.g. restarted with a higher --max-requests-per-file: the batch's check passes, so it plans every line
+    target = AsgiTarget(["--profile", "openai", "--seed", "4", "--max-requests-per-file", str(LIMIT)])
+    try:
+        key = target.new_key()
+        file_id = upload(target, key, jsonl(*(chat_line(f"r{i}") for i in range(12))))
+        batches = target.backend.batches
+        batches.settings = dataclasses.replace(batches.settings, max_requests_per_file=0)
+        with target.client(key) as api:
+            created = api.post("/batches", json={"input_file_id": file_id, "endpoint": "/v1/chat/completions",
+                                                 "completion_window": "24h"}).json()
+            target.advance(3600)
+            batch = api.get(f"/batches/{created['id']}").json()
+            assert batch["status"] == "completed" and batch["request_counts"]["completed"] == 12
+            out = api.get(f"/files/{batch['output_file_id']}/content").content
+        assert sorted(orjson.loads(line)["custom_id"] for line in out.splitlines()) == sorted(f"r{i}" for i in range(12))
+    finally:
+        target.close()

@@ -24,7 +24,7 @@ import orjson
 
 from mockserver.domain.answers import AnswerSource, ClockedAnswers, SimulatedAnswers
 from mockserver.domain.faults import Faults
-from mockserver.domain.files import Content, FileService, raw_lines
+from mockserver.domain.files import Content, FileService, closed_spans, raw_lines
 from mockserver.domain.model import SimulatedModel
 from mockserver.domain.openai_validation import check_file
 from mockserver.domain.paging import Page, canonical_uuid, clamp_limit, clamp_skip, is_uuid
@@ -216,6 +216,7 @@ class BatchService:
                 self.store.save_requests(row.id, [], mark_scheduled=True, errors=errors, total=0)
                 return
             changes["model"] = checked.model
+            spans = closed_spans(blob, spans)  # a limit raised since the upload: every line is a request
         if self.clocked is not None:  # answers that exist only once sent: pending rows, filled in on the clock
             if changes:
                 self.store.save_requests(row.id, [], mark_scheduled=False, **changes)
