@@ -24,7 +24,7 @@ import orjson
 
 from mockserver.domain.answers import AnswerSource, ClockedAnswers, SimulatedAnswers
 from mockserver.domain.faults import Faults
-from mockserver.domain.files import Content, FileService, closed_spans, raw_lines
+from mockserver.domain.files import Content, FileService, closed_spans, raw_lines, request_body
 from mockserver.domain.model import SimulatedModel
 from mockserver.domain.openai_validation import check_file
 from mockserver.domain.paging import Page, canonical_uuid, clamp_limit, clamp_skip, is_uuid
@@ -246,17 +246,13 @@ class BatchService:
             return []
         source = open(blob, "rb")  # noqa: SIM115 - closed below, after planning
 
-        def body_of(i: int) -> Any:
-            source.seek(spans[2 * i])
-            return normalised_body(orjson.loads(source.read(spans[2 * i + 1] - spans[2 * i]).strip())["body"])
-
         def attempt(i: int, n: int, start: float) -> Attempt:
             rule = rules[i]
             got = rule.attempt(n) if rule is not None else None
             if got is None and self.settings.model(models[i]) is None:  # removed from the configuration
                 got = Attempt(404, model_not_found(models[i]))
             if got is None:
-                got = self.answers.attempt(urls[i], body_of(i), n, start)
+                got = self.answers.attempt(urls[i], request_body(source, spans, i), n, start)
             return got if rule is None or rule.latency is None else replace(got, latency=rule.latency)
 
         first_tries = random.Random(f"{seed}:{row.id}")  # one stream for first attempts, drawn in index order

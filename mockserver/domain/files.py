@@ -327,6 +327,13 @@ def _lines_from(fh: BinaryIO, at: int) -> Iterator[tuple[int, bytes]]:
         yield start, last
 
 
+def request_body(source: BinaryIO, spans: array[int], i: int) -> Any:
+    """The body of request line `i` of an upload open as `source`, as a batch sends it (`priority`
+    removed); read alone, as requests are answered one at a time."""
+    source.seek(spans[2 * i])
+    return normalised_body(orjson.loads(source.read(spans[2 * i + 1] - spans[2 * i]).strip())["body"])
+
+
 def closed_spans(path: Path, spans: array[int]) -> array[int]:
     """`spans` with an open span (a file stored over the request limit) replaced by the spans of the
     lines it stands for, read from the bytes: for a batch whose check passes under a limit raised

@@ -36,9 +36,8 @@ from typing import Any
 import orjson
 
 from mockserver.domain.faults import Faults, Outcome
-from mockserver.domain.files import raw_lines
+from mockserver.domain.files import closed_spans, raw_lines, request_body
 from mockserver.domain.schedule import STOP_BEFORE_DEADLINE, Attempt, Planned, Timing, backoff, is_retriable
-from mockserver.domain.validation import normalised_body
 from mockserver.store import BatchRow, Store
 from mockserver.upstream import Upstream
 
@@ -112,8 +111,8 @@ class UpstreamRuns:
             row = self.store.get_batch(batch_id)
             if row is None or row.deleted or row.cancelled_at is not None:
                 continue
-            spans = self.store.file_spans(row.source_file_id)
             blob = self.store.blob_path(row.source_file_id)
+            spans = closed_spans(blob, self.store.file_spans(row.source_file_id))
             self.begin(row, blob, spans, sorted(indices), max(self.now(), row.ready_at))
 
     # -- a run (on the upstream loop) -----------------------------------------------------------------
@@ -205,15 +204,11 @@ class UpstreamRuns:
         rule = job.rules.get(i)
         forced = rule.attempt(n) if rule is not None else None
         if forced is None:
-            got, took = await self.upstream.send(job.urls[i], self._body(source, job.spans, i))
+            got, took = await self.upstream.send(job.urls[i], request_body(source, job.spans, i))
             return got, took if rule is None or rule.latency is None else rule.latency
         chosen = forced.latency if forced.latency is not None else rule.latency if rule is not None else None
         return forced, self.timing.latency_min if chosen is None else chosen
 
-    @staticmethod
-    def _body(source: Any, spans: array[int], i: int) -> Any:
-        source.seek(spans[2 * i])
-        return normalised_body(orjson.loads(source.read(spans[2 * i + 1] - spans[2 * i]).strip())["body"])
 
 
 def _place(start: float, took: float, now: float, placed: list[float]) -> float:
