@@ -28,6 +28,8 @@ def sim() -> Iterator[AsgiTarget]:
     ("\u0661", "invalid digit found in string"),  # ARABIC-INDIC DIGIT ONE: a digit to Python, not to Rust
     ("9223372036854775808", "number too large to fit in target type"),
     ("-9223372036854775809", "number too small to fit in target type"),
+    ("9" * 5000, "number too large to fit in target type"),  # past Python's int() digit limit: no 500
+    ("-" + "9" * 5000, "number too small to fit in target type"),
 ])
 def test_a_bad_integer_gets_rusts_parse_error(sim: AsgiTarget, raw: str, why: str) -> None:
     with sim.client(sim.new_key()) as api:
@@ -37,7 +39,7 @@ def test_a_bad_integer_gets_rusts_parse_error(sim: AsgiTarget, raw: str, why: st
             assert response.text == f"Failed to deserialize query string: limit: {why}"
 
 
-@pytest.mark.parametrize("raw", ["+5", "-9223372036854775808", "9223372036854775807", "007"])
+@pytest.mark.parametrize("raw", ["+5", "-9223372036854775808", "9223372036854775807", "007", "0" * 30 + "7"])
 def test_what_i64_from_str_takes_is_taken(sim: AsgiTarget, raw: str) -> None:
     with sim.client(sim.new_key()) as api:
         assert api.get("/files", params={"limit": raw}).status_code == 200

@@ -37,9 +37,10 @@ def int_param(request: Request, name: str) -> int | None:
     if not _I64.fullmatch(raw):
         why = "cannot parse integer from empty string" if raw == "" else "invalid digit found in string"
         raise BadRequest(f"Failed to deserialize query string: {name}: {why}")
-    value = int(raw)
-    if not -(2**63) <= value < 2**63:
-        why = "number too large to fit in target type" if value > 0 else "number too small to fit in target type"
+    digits = raw.lstrip("+-").lstrip("0")
+    value = int(raw) if len(digits) <= 19 else None  # more digits overflow (and a huge int() is refused)
+    if value is None or not -(2**63) <= value < 2**63:
+        why = "number too small to fit in target type" if raw.startswith("-") else "number too large to fit in target type"
         raise BadRequest(f"Failed to deserialize query string: {name}: {why}")
     return value
 
