@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
-from contract_tests.targets import Target
-
 TERMINAL = ("completed", "failed", "cancelled", "expired")
+
+
+class Clock(Protocol):
+    """What moves the simulator's clock: a target, or a test's own server."""
+
+    def advance(self, seconds: float) -> None: ...
 
 
 def poll(client: httpx.Client, batch_id: str) -> dict[str, Any]:
@@ -20,7 +24,7 @@ def poll(client: httpx.Client, batch_id: str) -> dict[str, Any]:
 
 
 def advance_until(
-    target: Target, client: httpx.Client, batch_id: str, done: Callable[[dict[str, Any]], bool],
+    target: Clock, client: httpx.Client, batch_id: str, done: Callable[[dict[str, Any]], bool],
     step: float = 0.25, limit: float = 3600,
 ) -> dict[str, Any]:
     """Advance the clock by `step` until `done(batch)` holds; fail after `limit` virtual seconds."""
@@ -34,7 +38,7 @@ def advance_until(
     return batch
 
 
-def run_to_end(target: Target, client: httpx.Client, batch_id: str) -> dict[str, Any]:
+def run_to_end(target: Clock, client: httpx.Client, batch_id: str) -> dict[str, Any]:
     return advance_until(target, client, batch_id, lambda b: b["status"] in TERMINAL, step=5)
 
 

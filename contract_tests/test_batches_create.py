@@ -80,6 +80,8 @@ def test_create_needs_a_json_body(api: httpx.Client) -> None:
 
 def test_a_create_body_over_2_mib_is_413(api: httpx.Client) -> None:
     # axum's DefaultBodyLimit (2 MiB) on the JSON routes: dwctl lib.rs raises the limit for /files only
+    # (its batches_routes: "File upload route with custom body limit (other routes use default)"); §3 step 3
+    # reads the body with axum's Json extractor. No live test covers it; research has no item for it
     file_id = upload_ok(api, n_chat_lines(1))["id"]
     payload = {"input_file_id": file_id, "endpoint": "/v1/chat/completions", "completion_window": "24h",
                "metadata": {"note": "x" * (2 * 1024 * 1024)}}

@@ -189,7 +189,10 @@ def test_cost_estimate_has_the_live_shape(api: httpx.Client) -> None:
 
 
 def test_content_bodies_come_back_with_sorted_keys(api: httpx.Client) -> None:
-    # live re-serialises each body through serde_json::Value (a BTreeMap without `preserve_order`)
+    # live re-serialises each body through serde_json::Value (a BTreeMap without `preserve_order`):
+    # dwctl files.rs `OpenAIBatchRequest::from_internal`; Cargo.lock's serde_json 1.0.149 has no indexmap
+    # dependency. §5 (input file download); test_upload_and_download_file_content compares lines as JSON
+    # values, so the key order is read from the source only
     line = b'{"custom_id":"k","method":"POST","url":"/v1/chat/completions","body":{"temperature":1,"model":"' + \
         CHAT_MODEL.encode() + b'","messages":[{"role":"user","content":"hi"}]}}\n'
     file_id = upload_ok(api, line)["id"]

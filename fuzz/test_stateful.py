@@ -26,7 +26,6 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
-    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -148,10 +147,6 @@ class BatchLifecycle(RuleBasedStateMachine):
         for kind, fid in (("output", model.output_file_id), ("error", model.error_file_id)):
             self.files[fid] = FileModel(fid, user, Counter(), 0, kind=kind)
 
-    # off until the simulator is fixed: test_known_bugs.py::test_a_batch_from_an_output_file_fails_without_a_500
-    output_files_as_input = False
-
-    @precondition(lambda self: self.output_files_as_input)
     @rule(data=st.data())
     def reuse_an_output_file_as_input(self, data: st.DataObject) -> None:
         """Live does not check the purpose of the input file: a batch from an output file has no

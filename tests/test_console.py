@@ -106,19 +106,20 @@ def test_with_api_key_only_those_keys_sign_in() -> None:
 
 
 # -- files ----------------------------------------------------------------------------------------
+# (content, the request line the console points at: non-blank lines counted, None when the error names none)
 BAD_FILES = [
-    pytest.param(jsonl(chat_line("a"), "{not json"), id="invalid-json"),
+    pytest.param(jsonl(chat_line("a"), "{not json"), 2, id="invalid-json"),
     pytest.param(jsonl(chat_line("a"), "", {"custom_id": "b", "method": "POST", "url": "/v1/chat/completions",
-                                            "body": {"messages": []}}), id="missing-model-after-blank"),
-    pytest.param(jsonl({**chat_line("a"), "url": "/v2/nope"}), id="bad-url"),
-    pytest.param(jsonl({**chat_line("a"), "body": {"model": "no-such-model", "messages": []}}), id="unknown-model"),
-    pytest.param(b"\n\n", id="empty"),
-    pytest.param(n_chat_lines(41), id="too-many-lines"),
+                                            "body": {"messages": []}}), 2, id="missing-model-after-blank"),
+    pytest.param(jsonl({**chat_line("a"), "url": "/v2/nope"}), 1, id="bad-url"),
+    pytest.param(jsonl({**chat_line("a"), "body": {"model": "no-such-model", "messages": []}}), 1, id="unknown-model"),
+    pytest.param(b"\n\n", None, id="empty"),
+    pytest.param(n_chat_lines(41), None, id="too-many-lines"),
 ]
 
 
-@pytest.mark.parametrize("content", BAD_FILES)
-def test_an_upload_is_rejected_as_the_api_rejects_it(sim: AsgiTarget, content: bytes) -> None:
+@pytest.mark.parametrize(("content", "line"), BAD_FILES)
+def test_an_upload_is_rejected_as_the_api_rejects_it(sim: AsgiTarget, content: bytes, line: int | None) -> None:
     c = console(sim)
     with sim.client(_key_of(c)) as api:
         expected = upload(api, content)
@@ -126,7 +127,7 @@ def test_an_upload_is_rejected_as_the_api_rejects_it(sim: AsgiTarget, content: b
     assert got.status_code == expected.status_code >= 400
     body = got.json()
     assert body["ok"] is False and body["message"] == expected.text
-    assert body["line"] == present.line_of(expected.text)
+    assert body["line"] == line
     assert "No files yet" in c.get(f"{C}/files").text  # nothing stored
 
 
@@ -135,20 +136,32 @@ def test_a_rejected_line_is_named_by_number(sim: AsgiTarget) -> None:
     assert body["line"] == 3 and body["message"].startswith("Invalid JSON on line 3:")
 
 
-def test_files_list_purpose_size_expiry_and_cost_per_window(sim: AsgiTarget) -> None:
-    c = console(sim)
-    created = upload_page(c, n_chat_lines(3), "three.jsonl").json()["file"]
-    with sim.client(_key_of(c)) as api:
-        estimates = {w: api.get(f"/files/{created['id']}/cost-estimate", params={"completion_window": w}).json()
-                     for w in ("24h", "1h")}
-        listed = api.get(f"/files/{created['id']}").json()
+KNOWN_TIME = 2_000_000_000  # 2033-05-18 03:33:20 UTC
+
+
+@pytest.fixture
+def at_known_time() -> Iterator[AsgiTarget]:
+    """A simulator of its own whose manual clock stands at `KNOWN_TIME`."""
+    target = AsgiTarget(["--seed", "5"])
+    target.control("POST", "/_mock/clock/set", {"now": KNOWN_TIME})
+    yield target
+    target.close()
+
+
+def test_files_list_purpose_size_expiry_and_cost_per_window(at_known_time: AsgiTarget) -> None:
+    c = console(at_known_time)
+    upload_page(c, n_chat_lines(3), "three.jsonl")
     page = c.get(f"{C}/files").text
     assert "three.jsonl" in page and ">batch<" in page and "3 requests" in page
-    assert present.size(listed["bytes"]) in page
-    assert present.when(listed["expires_at"]) in page
-    for window, estimate in estimates.items():
-        assert f"{window}: <b>{present.money(estimate['total_estimated_cost'])}</b>" in page
-        assert f"{estimate['total_estimated_input_tokens']} input" in page
+    # each line is 173 bytes: {"custom_id":"req-0","method":"POST","url":"/v1/chat/completions","body":B}\n
+    # around B = {"model":"Qwen/Qwen3-VL-30B-A3B-Instruct-FP8","messages":[{"role":"user","content":"question 0"}]}
+    # (98 bytes)
+    assert "519 B" in page
+    assert "2033-06-17 03:33:20 UTC" in page  # uploaded at KNOWN_TIME, expires 30 days later
+    # input tokens: 3 * 98 body bytes // 4 = 73; output: int(73 * 1.1) = 80. At $0.05 / $0.20 per million
+    # (24h) that is $0.00001965, shown to the first non-zero digits; 1h costs 1.5 times as much
+    assert "24h: <b>$0.00002</b>" in page and "1h: <b>$0.000029</b>" in page
+    assert "73 input" in page
 
 
 def test_download_is_the_api_content(sim: AsgiTarget) -> None:
@@ -246,16 +259,16 @@ def test_forms_work_without_script(sim: AsgiTarget) -> None:
 
 
 # -- simulator panel ---------------------------------------------------------------------------------
-def test_panel_moves_the_clock(sim: AsgiTarget) -> None:
+def test_panel_moves_the_clock(at_known_time: AsgiTarget) -> None:
+    sim = at_known_time
     c = console(sim)
-    before = sim.control("GET", "/_mock/clock")["now"]
     assert c.post(f"{C}/simulator/advance", data={"seconds": "60"}, headers=JSON).json()["ok"]
     assert c.post(f"{C}/simulator/advance", data={"custom_seconds": "2.5"}, headers=JSON).json()["ok"]
-    assert sim.control("GET", "/_mock/clock")["now"] == pytest.approx(before + 62.5)
+    assert sim.control("GET", "/_mock/clock")["now"] == KNOWN_TIME + 62.5
     bad = c.post(f"{C}/simulator/advance", data={"custom_seconds": "-1"}, headers=JSON)
     assert bad.status_code == 400 and "non-negative" in bad.json()["message"]
     page = c.get(f"{C}/batches").text
-    assert "Simulator only" in page and present.when(sim.control("GET", "/_mock/clock")["now"]) in page
+    assert "Simulator only" in page and "2033-05-18 03:34:22 UTC" in page  # KNOWN_TIME + 62.5 s
     assert 'value="86400"' in page  # the +1 day preset
 
 

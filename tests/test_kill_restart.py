@@ -38,6 +38,8 @@ import httpx
 import orjson
 import pytest
 
+from contract_tests.helpers import custom_ids
+from contract_tests.lifecycle import TERMINAL, advance_until, partly_done
 from contract_tests.targets import CHAT_MODEL
 from mockserver.testing import ServerProcess
 
@@ -45,7 +47,6 @@ KEY = "kill-restart-user"
 MAX_FILE_SIZE = 4 * 1024 * 1024  # small, so a streamed over-limit upload is cheap
 SEEDS = [int(s) for s in os.environ.get("DWSIM_KILL_SEEDS", "11,22,33").split(",") if s.strip()]
 KILL_POINTS = ("mid_upload", "after_upload", "after_create", "mid_batch", "mid_download")
-TERMINAL = ("completed", "failed", "cancelled", "expired")
 FILE_KEYS = ("id", "object", "bytes", "created_at", "filename", "purpose", "expires_at")
 BIG_BATCH_LINES = 4000  # about 2.5 MB of output: more than one read of a streamed download
 
@@ -236,23 +237,6 @@ def new_batch(sim: Server, ledger: Ledger, lines: int, pad: int, big: bool = Fal
     return create(sim, ledger, file, ids, big=big)
 
 
-def advance_until(sim: Server, batch_id: str, done: Callable[[dict[str, Any]], bool], step: float) -> dict[str, Any]:
-    batch = get_batch(sim, batch_id)
-    moved = 0.0
-    while not done(batch):
-        assert moved < 86_400, f"condition not reached: {batch}"
-        sim.advance(step)
-        moved += step
-        batch = get_batch(sim, batch_id)
-    return batch
-
-
-def partly_done(batch: dict[str, Any]) -> bool:
-    counts = batch["request_counts"]
-    ended = counts["completed"] + counts["failed"]
-    return bool(batch["status"] == "in_progress" and 0 < ended < counts["total"])
-
-
 # -- the kill points: each does its work and returns just before the kill -----------------------------
 def wait_for_spool(sim: Server) -> None:
     """Round trips on another connection until the server has started writing the upload to `tmp/`
@@ -338,7 +322,8 @@ def after_create(sim: Server, ledger: Ledger) -> None:
 def mid_batch(sim: Server, ledger: Ledger) -> None:
     rng = ledger.rng
     batch = unfinished(sim, ledger, big=False) or new_batch(sim, ledger, rng.randint(100, 600), 200)
-    advance_until(sim, batch.id, lambda b: partly_done(b) or b["status"] in TERMINAL, step=rng.choice((0.5, 1.0)))
+    advance_until(sim, sim.api, batch.id, lambda b: partly_done(b) or b["status"] in TERMINAL,
+                  step=rng.choice((0.5, 1.0)), limit=86_400)
     sim.advance(round(rng.uniform(0, 3), 2))  # a seeded extra k seconds, possibly to the end
     if rng.random() < 0.3:
         response = sim.api.post(f"/batches/{batch.id}/cancel")
@@ -349,7 +334,8 @@ def mid_batch(sim: Server, ledger: Ledger) -> None:
 def mid_download(sim: Server, ledger: Ledger) -> Callable[[], None]:
     rng = ledger.rng
     batch = unfinished(sim, ledger, big=True) or new_batch(sim, ledger, BIG_BATCH_LINES, 50, big=True)
-    advance_until(sim, batch.id, lambda b: b["request_counts"]["completed"] > BIG_BATCH_LINES // 2, step=20)
+    advance_until(sim, sim.api, batch.id, lambda b: b["request_counts"]["completed"] > BIG_BATCH_LINES // 2, step=20,
+                  limit=86_400)
     if ledger.seed % 2:
         sim.advance(3600)  # finished: the complete output (odd seeds); else the output of a live batch
     snapshot_all(sim, ledger)
@@ -420,17 +406,13 @@ def check_after_restart(sim: Server, ledger: Ledger) -> None:
                 assert now[key] == batch.snapshot[key], key
 
 
-def custom_ids_of(text: bytes) -> list[str]:
-    return [orjson.loads(line)["custom_id"] for line in text.splitlines() if line]
-
-
 def check_finished(sim: Server, ledger: Ledger) -> None:
     sim.advance(2 * 86_400)
     for batch in ledger.batches.values():
         final = get_batch(sim, batch.id)
         assert final["status"] in TERMINAL, final
-        output = custom_ids_of(content(sim, batch.output_file_id))
-        errors = custom_ids_of(content(sim, batch.error_file_id))
+        output = custom_ids(content(sim, batch.output_file_id).decode())
+        errors = custom_ids(content(sim, batch.error_file_id).decode())
         results = sim.api.get(f"/batches/{batch.id}/results")
         assert results.status_code == 200
         states = {r["custom_id"]: r["status"] for r in map(orjson.loads, results.content.splitlines())}

@@ -4,7 +4,10 @@ Every expectation compares with what the upstream itself says it received and an
 
 from __future__ import annotations
 
+import re
 import signal
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +18,7 @@ import orjson
 import pytest
 
 from contract_tests.helpers import chat_line, jsonl, start_batch
+from contract_tests.lifecycle import poll
 from contract_tests.targets import CHAT_MODEL
 from mockserver.testing import HttpTarget, ServerProcess
 
@@ -49,9 +53,61 @@ def wait_for(check: Callable[[], Any], what: str, seconds: float = 15) -> Any:
         time.sleep(0.05)
 
 
-def batch_of(api: httpx.Client, batch_id: str) -> dict[str, Any]:
-    body: dict[str, Any] = api.get(f"/batches/{batch_id}").json()
-    return body
+class NobodyThere:
+    """The port of a dead upstream, watched: each connection is taken, its request read and the
+    connection closed unanswered (a network error to the simulator); `contents` lists the last
+    message of each request that came."""
+
+    def __init__(self, port: int) -> None:
+        self.contents: list[str] = []
+        self._server = socket.create_server(("127.0.0.1", port))
+        self._server.settimeout(0.05)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                content = _content_of_request(conn)
+            if content is not None:
+                self.contents.append(content)
+
+    def __enter__(self) -> NobodyThere:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._server.close()
+
+
+def _content_of_request(conn: socket.socket) -> str | None:
+    """The last message's content of the chat request on `conn`, or None if it did not come whole."""
+    conn.settimeout(5)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length: *(\d+)", head)
+        if length is None:
+            return None
+        while len(body) < int(length.group(1)):
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None
+            body += chunk
+    except TimeoutError:
+        return None
+    return str(orjson.loads(body)["messages"][-1]["content"])
 
 
 def lines_of(api: httpx.Client, file_id: str) -> list[dict[str, Any]]:
@@ -73,14 +129,18 @@ def test_answers_and_failures_of_the_upstream_land_in_the_live_files(proxied: tu
               chat_line("flaky", "flaky one"), chat_line("slow", "slow once")]
     with sim.client(sim.new_key()) as api:
         batch = start_batch(api, jsonl(*lines), window="1h")
-        time.sleep(0.3)
-        assert upstream.stats()["received"] == []  # validating: nothing is sent before the clock says so
+        assert poll(api, batch["id"])["status"] == "validating"  # the first GET waits for the plan
+        # a realtime call goes out on the upstream's loop and slots after anything the planned batch sent
+        marker = api.post("/chat/completions", json={"model": CHAT_MODEL, "messages": [{"role": "user", "content": "marker"}]})
+        assert marker.status_code == 200, marker.text
+        # validating: nothing is sent before the clock says so
+        assert [r["body"]["messages"][-1]["content"] for r in upstream.stats()["received"]] == ["marker"]
         sim.advance(1.5)
-        wait_for(lambda: len(sent(upstream, "")) >= 7, "the first attempts")
-        mid = batch_of(api, batch["id"])
+        wait_for(lambda: len(sent(upstream, "")) >= 8, "the first attempts")  # the marker and 7
+        mid = poll(api, batch["id"])
         assert mid["status"] == "in_progress" and mid["request_counts"]["failed"] <= 1  # only `bad` may have failed
         sim.advance(3600)  # the retries of `down` run until 15 minutes before the deadline
-        done = wait_for(lambda: (b := batch_of(api, batch["id"]))["status"] == "completed" and b, "the batch's end")
+        done = wait_for(lambda: (b := poll(api, batch["id"]))["status"] == "completed" and b, "the batch's end")
         assert done["request_counts"] == {"total": 7, "completed": 5, "failed": 2}
         outputs = {x["custom_id"]: x for x in lines_of(api, batch["output_file_id"])}
         errors = {x["custom_id"]: x for x in lines_of(api, batch["error_file_id"])}
@@ -122,7 +182,7 @@ def test_the_upstream_concurrency_limit_holds(proxied: tuple[HttpTarget, Any]) -
     with sim.client(sim.new_key()) as api:
         batch = start_batch(api, jsonl(*(chat_line(f"w-{k}", f"wait {k}") for k in range(8))))
         sim.advance(2)
-        done = wait_for(lambda: (b := batch_of(api, batch["id"]))["request_counts"]["completed"] == 8 and b,
+        done = wait_for(lambda: (b := poll(api, batch["id"]))["request_counts"]["completed"] == 8 and b,
                         "eight answers")
         assert done["status"] == "completed"
         assert sorted(x["custom_id"] for x in lines_of(api, batch["output_file_id"])) == [f"w-{k}" for k in range(8)]
@@ -153,17 +213,25 @@ def test_nothing_is_lost_when_the_upstream_dies_mid_batch_and_comes_back(start_u
             wait_for(lambda: len(first.stats()["received"]) >= 2, "the first requests")
             before = first.stats()["answers"]
             first.kill()  # two requests in flight die with it; the rest find nobody there
-            time.sleep(0.5)
-            mid = batch_of(api, batch["id"])
-            assert mid["status"] == "in_progress"
-            assert mid["request_counts"]["failed"] == 0  # network errors are retried, not failed
+            with NobodyThere(port) as nobody:
+
+                def each_request_dropped_twice() -> bool:
+                    sim.advance(15)  # the retries wait for the clock
+                    return all(nobody.contents.count(f"wait r{k}") >= 2 for k in range(6))
+
+                # a request sent again after its connection was dropped was retried, not failed
+                wait_for(each_request_dropped_twice, "every request retried after a dropped connection")
+                mid = poll(api, batch["id"])
+                assert mid["status"] == "in_progress"
+                assert mid["request_counts"]["failed"] == 0  # network errors are retried, not failed
             second = start_upstream(port)
-            for _ in range(10):  # the retries wait for the clock
-                sim.advance(15)
-                time.sleep(0.2)
-                if batch_of(api, batch["id"])["status"] == "completed":
-                    break
-            done = wait_for(lambda: (b := batch_of(api, batch["id"]))["status"] == "completed" and b, "the end")
+
+            def completed() -> dict[str, Any] | None:
+                sim.advance(15)  # the retries wait for the clock
+                got = poll(api, batch["id"])
+                return got if got["status"] == "completed" else None
+
+            done = wait_for(completed, "the end")
             assert done["request_counts"] == {"total": 6, "completed": 6, "failed": 0}
             outputs = lines_of(api, batch["output_file_id"])
             assert sorted(x["custom_id"] for x in outputs) == [f"r-{k}" for k in range(6)]
@@ -182,7 +250,7 @@ def test_fault_rules_still_come_first(proxied: tuple[HttpTarget, Any]) -> None:
     with sim.client(sim.new_key()) as api:
         batch = start_batch(api, jsonl(chat_line("forced", "never sent"), chat_line("real", "sent for real")))
         sim.advance(2)
-        done = wait_for(lambda: (b := batch_of(api, batch["id"]))["status"] == "completed" and b, "the end")
+        done = wait_for(lambda: (b := poll(api, batch["id"]))["status"] == "completed" and b, "the end")
         assert done["request_counts"] == {"total": 2, "completed": 1, "failed": 1}
         error = lines_of(api, batch["error_file_id"])[0]
     assert error["custom_id"] == "forced"
@@ -209,7 +277,7 @@ def test_a_restarted_simulator_sends_what_was_pending(tmp_path: Path, start_upst
     try:
         with httpx.Client(base_url=second.root + "/v1", headers=headers) as api:
             httpx.post(second.root + "/_mock/clock/advance", json={"seconds": 5}).raise_for_status()
-            done = wait_for(lambda: (b := batch_of(api, batch["id"]))["status"] == "completed" and b, "the end")
+            done = wait_for(lambda: (b := poll(api, batch["id"]))["status"] == "completed" and b, "the end")
             assert done["request_counts"] == {"total": 6, "completed": 6, "failed": 0}
             outputs = lines_of(api, batch["output_file_id"])
         assert sorted(x["custom_id"] for x in outputs) == [f"p-{k}" for k in range(6)]
@@ -228,11 +296,13 @@ def test_cancel_stops_sending_and_retry_sends_the_rest(proxied: tuple[HttpTarget
         wait_for(lambda: len(sent(upstream, "wait c")) >= 2, "the first requests")
         cancelled = api.post(f"/batches/{batch['id']}/cancel").json()
         assert cancelled["status"] == "cancelled"
-        time.sleep(1)  # what was in flight comes back; nothing more is sent
+        # what was in flight comes back; nothing more is sent (a run notices the cancel within 0.2 s,
+        # so at most one more pair may have gone out)
+        wait_for(lambda: upstream.stats()["in_flight"] == 0, "nothing in flight")
         assert len(sent(upstream, "wait c")) <= 4
         assert api.post(f"/batches/{batch['id']}/retry").status_code == 200
         sim.advance(1)
-        done = wait_for(lambda: (b := batch_of(api, batch["id"]))["status"] == "completed" and b, "the end")
+        done = wait_for(lambda: (b := poll(api, batch["id"]))["status"] == "completed" and b, "the end")
         assert done["request_counts"] == {"total": 6, "completed": 6, "failed": 0}
         assert sorted(x["custom_id"] for x in lines_of(api, batch["output_file_id"])) == [f"c-{k}" for k in range(6)]
 
@@ -250,7 +320,7 @@ def test_restarted_without_the_upstream_the_simulated_model_finishes_the_batch(
     try:
         with httpx.Client(base_url=first.root + "/v1", headers=headers) as api:
             batch = start_batch(api, jsonl(*(chat_line(f"o-{k}", f"wait o{k}") for k in range(4))))
-            assert batch_of(api, batch["id"])["status"] == "validating"  # planned: its rows stored as pending
+            assert poll(api, batch["id"])["status"] == "validating"  # planned: its rows stored as pending
     finally:
         first.proc.kill()  # nothing sent yet (the clock has not moved): every request pending
         first.proc.wait(timeout=10)
@@ -259,7 +329,7 @@ def test_restarted_without_the_upstream_the_simulated_model_finishes_the_batch(
     try:
         with httpx.Client(base_url=second.root + "/v1", headers=headers) as api:
             httpx.post(second.root + "/_mock/clock/advance", json={"seconds": 60}).raise_for_status()
-            done = wait_for(lambda: (b := batch_of(api, batch["id"]))["status"] == "completed" and b, "the end")
+            done = wait_for(lambda: (b := poll(api, batch["id"]))["status"] == "completed" and b, "the end")
             assert done["request_counts"] == {"total": 4, "completed": 4, "failed": 0}
             assert sorted(x["custom_id"] for x in lines_of(api, batch["output_file_id"])) == [f"o-{k}" for k in range(4)]
     finally:

@@ -9,8 +9,8 @@
 - anything else: at once.
 An answer is a chat completion whose content is `echo: <content>` and whose id is the process id and a
 counter, so every real answer differs from every other. `GET /stats` tells what the server really received and
-answered: each request's body and `Authorization` header, each answer it sent, and the most requests
-it ever had in flight at once.
+answered: each request's body and `Authorization` header, each answer it sent, how many requests it has
+in flight now and the most it ever had in flight at once.
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ async def chat(request: Request) -> Response:
 
 
 async def stats(request: Request) -> Response:
-    return JSONResponse({"received": received, "answers": answers, "max_in_flight": state["max_in_flight"]})
+    return JSONResponse({"received": received, "answers": answers, "in_flight": state["in_flight"],
+                         "max_in_flight": state["max_in_flight"]})
 
 
 app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]), Route("/stats", stats)])
