@@ -273,6 +273,26 @@ def test_expires_after_seconds_sets_expiry(api: httpx.Client) -> None:
     assert abs(body["expires_at"] - (body["created_at"] + 3600)) <= 2
 
 
+@pytest.mark.parametrize("seconds", ["9000000000000", "-9000000000000", "9223372036854775"])
+def test_an_expiry_past_chronos_dates_means_none(api: httpx.Client, seconds: str) -> None:
+    # §2 multipart fields; fusillade postgres.rs adds the seconds with chrono's checked_add_signed,
+    # None past its dates (years -262143..262142): the file is stored with no expiry (no live test)
+    body = upload_ok(api, n_chat_lines(1), extra={"expires_after[seconds]": seconds})
+    assert "expires_at" not in body
+    assert "expires_at" not in api.get(f"/files/{body['id']}").json()
+
+
+@pytest.mark.simulator_only("live's chrono Duration::seconds panics past i64::MAX / 1000 seconds")
+def test_an_expiry_past_chronos_durations_means_none_here(api: httpx.Client) -> None:
+    body = upload_ok(api, n_chat_lines(1), extra={"expires_after[seconds]": str(2**63 - 1)})
+    assert "expires_at" not in body
+
+
+def test_an_expiry_at_the_end_of_chronos_dates_is_kept(api: httpx.Client) -> None:
+    body = upload_ok(api, n_chat_lines(1), extra={"expires_after[seconds]": "8000000000000"})
+    assert abs(body["expires_at"] - (body["created_at"] + 8_000_000_000_000)) <= 2
+
+
 def test_non_integer_expires_after_seconds_is_ignored(api: httpx.Client) -> None:
     body = upload_ok(api, n_chat_lines(1), extra={"expires_after[seconds]": "soon"})
     assert abs(body["expires_at"] - (body["created_at"] + 30 * DAY)) <= 2

@@ -119,6 +119,22 @@ def _write_all(fd: int, buffers: list[bytes]) -> int:
     return total
 
 
+# Live adds `expires_after[seconds]` with chrono (fusillade postgres.rs: `anchor.checked_add_signed(
+# Duration::seconds(s))`, chrono 0.4.44): a date past chrono's range (years -262143 to 262142) is
+# None, so the file gets no expiry; more than i64::MAX / 1000 seconds makes `Duration::seconds` panic
+# on live. Here that too gives no expiry (the fidelity table says so).
+_LATEST_EXPIRY = 8_210_266_876_799  # 262142-12-31T23:59:59Z
+_EARLIEST_EXPIRY = -8_334_601_315_200  # -262143-01-01T00:00:00Z
+_MOST_SECONDS = (2**63 - 1) // 1000
+
+
+def expiry(now: int, seconds: int) -> int | None:
+    """When a file uploaded at `now` with a lifetime of `seconds` expires; None for never."""
+    if abs(seconds) > _MOST_SECONDS or not _EARLIEST_EXPIRY <= now + seconds <= _LATEST_EXPIRY:
+        return None
+    return now + seconds
+
+
 OPENAI_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 
 
@@ -210,7 +226,7 @@ class Upload:
             purpose=self.purpose,
             bytes=self._size,
             created_at=now,
-            expires_at=int(now) + ttl,
+            expires_at=expiry(int(now), ttl),
             line_count=lines,
             batch_id=None,
             deleted=False,
