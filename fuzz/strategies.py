@@ -693,8 +693,8 @@ purposes = st.one_of(
 )
 # seconds: live parses an i64 (anything past it is ignored: up to ±2**70 here) and adds it to now with
 # chrono (`checked_add_signed(Duration::seconds(s))`, fusillade-arsenal postgres.rs), whose dates end near
-# 8.2e12 s from 1970. An i64 that takes now past them is left out: there live stores no expiry (or, past
-# i64::MAX / 1000, panics), which `_live_outcome` does not model and the simulator does not do yet
+# 8.2e12 s from 1970: past them live stores no expiry (the check in test_multipart models it). Past
+# i64::MAX / 1000 seconds live panics: that region is left out (a simulator-only contract test covers it)
 EXPIRY_IN_RANGE = (-(10**11), 10**12)
 CHRONO_SECONDS = (2**63 - 1) // 1000  # chrono's Duration::seconds panics past this
 expiry_seconds = st.one_of(
