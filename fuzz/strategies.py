@@ -67,6 +67,12 @@ def dump(obj: Any, *, ascii_only: bool = False, spaced: bool = False) -> bytes:
     return json.dumps(obj, ensure_ascii=ascii_only, separators=separators, allow_nan=False).encode()
 
 
+# one small valid request, for the hand-written regression and known-difference tests
+LINE: dict[str, Any] = {"custom_id": "a", "method": "POST", "url": "/v1/embeddings",
+                        "body": {"model": EMBEDDINGS_MODELS[0], "input": "x"}}
+LINE_TEXT = dump(LINE)
+
+
 def fit_bytes(text: str, size: int) -> str:
     """`text` cut to at most `size` UTF-8 bytes, at a character boundary."""
     return text.encode()[:size].decode("utf-8", "ignore")

@@ -12,8 +12,6 @@ headers). `shared/research/doubleword-server.md` §2 has the upload rules.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from hypothesis import Phase, example, given
 
@@ -28,22 +26,18 @@ from fuzz.checks import (
 from fuzz.profiles import fuzz_settings
 from fuzz.strategies import (
     BAD_MULTIPART,
-    EMBEDDINGS_MODELS,
+    LINE,
+    LINE_TEXT,
     MULTIPART_TYPE,
     BatchFile,
     Expect,
     Part,
     batch_files,
-    dump,
     multipart,
     nested,
     stored_request,
 )
 from fuzz.target import FUZZ_LIMITS, LIVE, FuzzTarget
-
-LINE: dict[str, Any] = {"custom_id": "a", "method": "POST", "url": "/v1/embeddings",
-                        "body": {"model": EMBEDDINGS_MODELS[0], "input": "x"}}
-LINE_TEXT = dump(LINE)
 
 
 def xfail(reason: str) -> pytest.MarkDecorator:

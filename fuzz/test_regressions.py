@@ -13,13 +13,9 @@ import orjson
 import pytest
 
 from fuzz.checks import check_content, check_nothing_stored, check_rejected, upload
-from fuzz.strategies import EMBEDDINGS_MODELS, Expect, dump, nested, stored_request
+from fuzz.strategies import EMBEDDINGS_MODELS, LINE_TEXT, Expect, nested, stored_request
 from fuzz.target import FuzzTarget, LogCollector
 from mockserver.testing import AsgiTarget
-
-LINE: dict[str, Any] = {"custom_id": "a", "method": "POST", "url": "/v1/embeddings",
-                        "body": {"model": EMBEDDINGS_MODELS[0], "input": "x"}}
-LINE_TEXT = dump(LINE)
 
 
 def _nested_line(depth: int) -> bytes:

@@ -634,7 +634,7 @@ def _read_requests(blob: Path, spans: array[int]) -> Iterable[dict[str, Any]]:
 
 
 def _bodies_at(blob: Path, spans: array[int], indices: list[int]) -> dict[int, Any]:
-    lines = raw_lines(blob, spans, indices) if indices else iter(())
+    lines = raw_lines(blob, spans, indices)
     return {i: normalised_body(orjson.loads(raw)["body"]) for i, raw in zip(indices, lines, strict=True)}
 
 
