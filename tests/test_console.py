@@ -136,7 +136,7 @@ def test_a_rejected_line_is_named_by_number(sim: AsgiTarget) -> None:
     assert body["line"] == 3 and body["message"].startswith("Invalid JSON on line 3:")
 
 
-KNOWN_TIME = 2_000_000_000  # 2033-05-18 03:33:20 UTC
+KNOWN_TIME = 4_102_444_800  # 2100-01-01 00:00:00 UTC (a manual clock cannot be set back: far past any wall time)
 
 
 @pytest.fixture
@@ -157,7 +157,7 @@ def test_files_list_purpose_size_expiry_and_cost_per_window(at_known_time: AsgiT
     # around B = {"model":"Qwen/Qwen3-VL-30B-A3B-Instruct-FP8","messages":[{"role":"user","content":"question 0"}]}
     # (98 bytes)
     assert "519 B" in page
-    assert "2033-06-17 03:33:20 UTC" in page  # uploaded at KNOWN_TIME, expires 30 days later
+    assert "2100-01-31 00:00:00 UTC" in page  # uploaded at KNOWN_TIME, expires 30 days later
     # input tokens: 3 * 98 body bytes // 4 = 73; output: int(73 * 1.1) = 80. At $0.05 / $0.20 per million
     # (24h) that is $0.00001965, shown to the first non-zero digits; 1h costs 1.5 times as much
     assert "24h: <b>$0.00002</b>" in page and "1h: <b>$0.000029</b>" in page
@@ -268,7 +268,7 @@ def test_panel_moves_the_clock(at_known_time: AsgiTarget) -> None:
     bad = c.post(f"{C}/simulator/advance", data={"custom_seconds": "-1"}, headers=JSON)
     assert bad.status_code == 400 and "non-negative" in bad.json()["message"]
     page = c.get(f"{C}/batches").text
-    assert "Simulator only" in page and "2033-05-18 03:34:22 UTC" in page  # KNOWN_TIME + 62.5 s
+    assert "Simulator only" in page and "2100-01-01 00:01:02 UTC" in page  # KNOWN_TIME + 62.5 s
     assert 'value="86400"' in page  # the +1 day preset
 
 
