@@ -20,7 +20,7 @@ from mockserver.domain.ids import IdSource
 from mockserver.domain.journal import Journal
 from mockserver.domain.model import SimulatedModel
 from mockserver.domain.realtime import Realtime
-from mockserver.domain.schedule import Planned
+from mockserver.domain.scheduler import Planned
 from mockserver.domain.upstream_runs import PENDING, UpstreamRuns
 from mockserver.domain.users import Users
 from mockserver.profile import profile_of

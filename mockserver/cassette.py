@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from mockserver.domain.schedule import Attempt
+from mockserver.domain.scheduler import Attempt
 from mockserver.domain.validation import normalised_body
 
 VERSION = 1

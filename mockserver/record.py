@@ -43,7 +43,7 @@ from client.batchfile import check_lines, read_batch_file
 from client.config import API_KEY_ENV, resolve_base_url
 from client.errors import BatchFileError, ConfigurationError, DoublewordError
 from mockserver.cassette import Writer, attempt_record
-from mockserver.domain.schedule import Attempt, backoff, is_retriable
+from mockserver.domain.scheduler import Attempt, backoff, is_retriable
 from mockserver.upstream import Upstream, UpstreamConfig, upstream_config
 
 

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 import httpx
 import orjson
 
-from mockserver.domain.schedule import Attempt
+from mockserver.domain.scheduler import Attempt
 
 T = TypeVar("T")
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from mockserver.cassette import Cassette
 from mockserver.domain.model import SimulatedModel
-from mockserver.domain.schedule import Attempt
+from mockserver.domain.scheduler import Attempt
 from mockserver.store import BatchRow
 
 

@@ -30,7 +30,7 @@ from mockserver.domain.openai_validation import check_file
 from mockserver.domain.paging import Page, canonical_uuid, clamp_limit, clamp_skip, is_uuid
 from mockserver.domain.realtime import model_not_found
 from mockserver.domain.result_lines import error_line, expired_line, failure_reason, http_failure_line, output_line
-from mockserver.domain.schedule import Attempt, Planned, Timing, latency, plan_each
+from mockserver.domain.scheduler import Attempt, Planned, Timing, latency, plan_each
 from mockserver.domain.status import ACTIVE, BatchView, Ends, visible_bytes
 from mockserver.domain.validation import normalised_body
 from mockserver.errors import BadRequest, Forbidden, NotFound, PaymentRequired, TooManyRequests, Unprocessable

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import yaml
 
-from mockserver.domain.schedule import Attempt
+from mockserver.domain.scheduler import Attempt
 
 
 class ScenarioError(ValueError):

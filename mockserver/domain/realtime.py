@@ -20,7 +20,7 @@ from mockserver.domain.answers import AnswerSource, SimulatedAnswers
 from mockserver.domain.faults import Faults, ScenarioError, parse_request_rule
 from mockserver.domain.model import SimulatedModel
 from mockserver.domain.nesting import TooDeep, loads
-from mockserver.domain.schedule import Attempt, Timing, latency
+from mockserver.domain.scheduler import Attempt, Timing, latency
 from mockserver.settings import Settings
 from mockserver.store import Store
 from mockserver.upstream import Upstream

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from mockserver.domain.schedule import Attempt, is_retriable
+from mockserver.domain.scheduler import Attempt, is_retriable
 
 
 def _line(item: dict[str, Any]) -> bytes:

@@ -4,7 +4,7 @@ A simulated batch is planned whole at creation. A proxied batch cannot be: its a
 exist only once the upstream has given them. So planning a proxied batch stores a *pending* row for
 each request (start and end at `PENDING`, far in the future, so every read already treats it as
 unfinished: not counted, not in a file, `pending` in /results), and a run on the upstream's event
-loop then follows the same timing rules as `schedule.plan_each`, on the clock:
+loop then runs the same `scheduler.Scheduler` as planning does, on the clock:
 
 - each model runs at most `concurrency` requests of the batch at once, in input order; request i's
   attempt starts at max(its ready time, a free slot) and is *sent* when the clock reaches that start;
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import heapq
 import itertools
 import math
 import sqlite3
@@ -37,7 +36,7 @@ import orjson
 
 from mockserver.domain.faults import Faults, Outcome
 from mockserver.domain.files import closed_spans, raw_lines, request_body
-from mockserver.domain.schedule import STOP_BEFORE_DEADLINE, Attempt, Planned, Timing, backoff, is_retriable
+from mockserver.domain.scheduler import Attempt, Planned, Scheduler, Timing
 from mockserver.store import BatchRow, Store
 from mockserver.upstream import Upstream
 
@@ -136,58 +135,41 @@ class UpstreamRuns:
         return self._owner.get((job.batch_id, index)) == job.token
 
     async def _drive(self, job: _Job, db: sqlite3.Connection) -> None:
-        slots = max(1, self.timing.concurrency)
-        ready: dict[str, list[tuple[float, int, int]]] = {}
+        scheduler = Scheduler(self.timing, job.ready_at, job.expires_at)
         for i in job.indices:
-            ready.setdefault(job.models[i], []).append((job.ready_at, i, 0))
-        free = {model: [job.ready_at] * slots for model in ready}
-        first_start: dict[int, float] = {}
+            scheduler.add(i, job.models[i])
         placed = self._placed.setdefault(job.batch_id, [])
-        flying: dict[asyncio.Task[tuple[Attempt, float]], tuple[int, int, float, float]] = {}
-        retry_deadline = job.expires_at - STOP_BEFORE_DEADLINE
+        flying: dict[asyncio.Task[tuple[Attempt, float]], tuple[int, int, float]] = {}
         source = open(job.blob, "rb")  # noqa: SIM115 - closed in the finally below
         last_check = -1.0
         loop = asyncio.get_running_loop()
+
+        def owned(i: int) -> bool:
+            return self._owns(job, i)
+
         try:
-            while any(ready.values()) or flying:
+            while scheduler.waiting or flying:
                 if loop.time() - last_check >= 0.2:
                     last_check = loop.time()
                     if self._stopped(job, db):
                         return
                 now = self.now()
-                for model, queue in ready.items():
-                    while queue and free[model]:
-                        at, i, n = queue[0]
-                        if not self._owns(job, i):
-                            heapq.heappop(queue)
-                            continue
-                        start = max(at, free[model][0])
-                        if start > now:
-                            break
-                        heapq.heappop(queue)
-                        heapq.heappop(free[model])
-                        first_start.setdefault(i, start)
-                        task = asyncio.create_task(self._attempt(job, i, n, source))
-                        flying[task] = (i, n, start, now)
+                while (next_up := scheduler.due(now, keep=owned)) is not None:
+                    i, n, start = next_up
+                    flying[asyncio.create_task(self._attempt(job, i, n, source))] = (i, n, start)
                 if not flying:
                     await asyncio.sleep(TICK)
                     continue
                 done, _ = await asyncio.wait(flying, timeout=TICK, return_when=asyncio.FIRST_COMPLETED)
                 finals: list[tuple[Any, ...]] = []
                 for task in done:
-                    i, n, start, _ = flying.pop(task)
+                    i, n, start = flying.pop(task)
                     got, took = task.result()
-                    now = self.now()
-                    end = _place(start, took, now, placed)
+                    end = _place(start, took, self.now(), placed)
                     bisect.insort(placed, end)
-                    model = job.models[i]
-                    heapq.heappush(free[model], end)
-                    retry_at = end + backoff(n)
-                    if is_retriable(got) and n + 1 < self.timing.max_attempts and retry_at <= retry_deadline:
-                        heapq.heappush(ready[model], (retry_at, i, n + 1))
-                    elif self._owns(job, i):
-                        final = Planned(i, first_start[i], end, n + 1, got)
-                        finals.append(self.row_of(job.batch_id, final, job.custom_ids[i], model))
+                    final = scheduler.finish(i, n, end, got)
+                    if final is not None and owned(i):
+                        finals.append(self.row_of(job.batch_id, final, job.custom_ids[i], job.models[i]))
                 if finals and not self._stopped(job, db):
                     self.store.save_requests(job.batch_id, finals, mark_scheduled=False)
                     self.on_saved(job.batch_id)

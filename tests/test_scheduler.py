@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.schedule import STOP_BEFORE_DEADLINE, Attempt, Timing, backoff, is_retriable, plan
+from mockserver.domain.scheduler import STOP_BEFORE_DEADLINE, Attempt, Timing, backoff, is_retriable, plan
 
 OK = Attempt(200, {"ok": True})
 DAY = 86_400.0
