@@ -20,9 +20,9 @@ import uvicorn
 from mockserver.app import create_app
 from mockserver.backend import Backend, next_start_number, open_clock
 from mockserver.cassette import CassetteError
+from mockserver.dialect import PROFILES
 from mockserver.domain.faults import NO_SCENARIO, Scenario, ScenarioError, load_scenario
 from mockserver.domain.ids import IdSource
-from mockserver.profile import PROFILES
 from mockserver.settings import Settings, load_models
 from mockserver.store import Store
 from mockserver.upstream import upstream_config
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fault scenario file (JSON or YAML) in force from the start; see the README")
     p.add_argument("--profile", default=_env("profile", "doubleword"), choices=list(PROFILES),
                    help="doubleword: behave as the live Doubleword Batch API; openai: as OpenAI's Batch API "
-                   "(ids, errors, validation, statuses; see mockserver/profile.py)")
+                   "(ids, errors, validation, statuses; see mockserver/dialect.py)")
     p.add_argument("--finalize-delay", type=float, default=float(_env("finalize_delay", str(d.finalize_delay)) or 0),
                    help="openai profile: seconds a batch stays `finalizing` after its last request")
     p.add_argument("--cancel-delay", type=float, default=float(_env("cancel_delay", str(d.cancel_delay)) or 0),

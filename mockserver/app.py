@@ -18,15 +18,15 @@ from mockserver import console
 from mockserver.api import batches, control, files, models, realtime
 from mockserver.api.middleware import FaultsAndJournal
 from mockserver.backend import Backend
+from mockserver.dialect import DOUBLEWORD, Dialect
 from mockserver.errors import ApiError, InternalError, NotFound
-from mockserver.profile import DOUBLEWORD, Profile
 
 log = logging.getLogger("mockserver")
 
 EMULATED_PREFIXES = ("/v1", "/ai/v1")
 
 
-def emulated_routes(profile: Profile = DOUBLEWORD) -> list[BaseRoute]:
+def emulated_routes(profile: Dialect = DOUBLEWORD) -> list[BaseRoute]:
     routes: list[BaseRoute] = [*batches.routes, *files.routes, *models.routes, *realtime.routes]  # most polled first
     if profile.extensions:
         routes += [*batches.extension_routes, *files.extension_routes]

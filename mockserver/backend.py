@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Any
 
 from mockserver import cassette
-from mockserver.domain.answers import ReplayAnswers, SimulatedAnswers
+from mockserver.dialect import dialect_of
+from mockserver.domain.admission import Admission
+from mockserver.domain.answers import AnswerSource, ReplayAnswers, SimulatedAnswers
 from mockserver.domain.batches import BatchService
 from mockserver.domain.clock import Clock, ManualClock, RealClock
 from mockserver.domain.faults import NO_SCENARIO, Faults, Scenario
@@ -19,14 +20,18 @@ from mockserver.domain.files import FileService
 from mockserver.domain.ids import IdSource
 from mockserver.domain.journal import Journal
 from mockserver.domain.model import SimulatedModel
+from mockserver.domain.planner import request_row
+from mockserver.domain.planning import PlanningRunner
 from mockserver.domain.realtime import Realtime
-from mockserver.domain.scheduler import Planned
+from mockserver.domain.result_files import ResultFiles
+from mockserver.domain.results import Results
+from mockserver.domain.scheduler import Planned, Timing
 from mockserver.domain.upstream_runs import PENDING, UpstreamRuns
 from mockserver.domain.users import Users
-from mockserver.profile import profile_of
+from mockserver.domain.views import BatchViews
 from mockserver.render import BatchJsonCache
 from mockserver.settings import Settings
-from mockserver.store import Store
+from mockserver.store import RequestRow, Store
 from mockserver.upstream import Upstream
 
 
@@ -38,44 +43,59 @@ class Backend:
         self.store = store
         self.clock = clock
         self.ids = ids
-        self.profile = profile_of(settings)
+        self.profile = dialect_of(settings)  # the wire's half of the profile; the domain gets its policy
+        policy = self.profile.policy
         self.batch_json = BatchJsonCache()  # polled batches answer from here while unchanged
         self.users = Users(settings.api_keys)
-        self.files = FileService(store, settings, ids, clock.now)
         model = SimulatedModel(settings.seed or 0, {m.name: m.dimensions for m in settings.models if m.kind == "embeddings"})
         self.model = model
         self.faults = Faults(scenario)
         self.journal = Journal()
-        self.batches = BatchService(store, self.files, settings, model, ids.uuid, clock.now, self.faults)
+        answers: AnswerSource = SimulatedAnswers(model)
+        if settings.upstream is None and settings.replay is not None:  # a cassette answers, with its latencies
+            fallback = SimulatedAnswers(model) if settings.replay_missing == "simulate" else None
+            answers = ReplayAnswers(cassette.load(settings.replay), fallback)
+        timing = Timing(settings.latency_min, settings.latency_max, settings.concurrency_per_model)
         self.realtime = Realtime(store, settings, model, ids.uuid, clock.now, self.faults)
+        self.realtime.answers = answers
         self.upstream: Upstream | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the event loop serving requests, once started
         self.upstream_runs: UpstreamRuns | None = None
         if settings.upstream is not None:  # a real server answers, each batch request when the clock reaches it
             self.upstream = Upstream(settings.upstream)
-            keep_response = self.profile.http_failures_keep_response
+            keep_response = policy.http_failures_keep_response
 
-            def row_of(batch_id: str, planned: Planned, custom_id: str, model_name: str) -> tuple[Any, ...]:
-                return BatchService.request_row(batch_id, planned, custom_id, model_name, keep_response)
+            def row_of(batch_id: str, planned: Planned, custom_id: str, model_name: str) -> RequestRow:
+                return request_row(batch_id, planned, custom_id, model_name, keep_response)
 
-            self.upstream_runs = UpstreamRuns(store, self.upstream, self.batches.timing, clock.now, row_of,
-                                              self._saved, self.faults)
-            self.batches.clocked = self.upstream_runs
+            self.upstream_runs = UpstreamRuns(store, self.upstream, timing, clock.now, row_of, self._saved, self.faults)
             self.realtime.upstream = self.upstream
-        elif settings.replay is not None:  # a cassette answers, with its recorded latencies
-            fallback = SimulatedAnswers(model) if settings.replay_missing == "simulate" else None
-            answers = ReplayAnswers(cassette.load(settings.replay), fallback)
-            self.batches.answers = answers
-            self.realtime.answers = answers
+        self.planning = PlanningRunner(store, settings, policy, self.faults, timing, answers, self.upstream_runs,
+                                       clock.now, self.forget_batch)
+        self.views = BatchViews(store, settings, policy, clock.now, self.planning.stalled)
+        self.files = FileService(store, settings, policy, ids, clock.now, ResultFiles(store, self.views, policy),
+                                 self._file_deleted)
+        admission = Admission(store, settings, policy, self.faults, clock.now, self.files.request_models)
+        self.batches = BatchService(store, settings, policy, admission, self.planning, self.views, Results(store),
+                                    ids.uuid, clock.now)
+
+    def _file_deleted(self, file_id: str) -> None:
+        self.batches.file_deleted(file_id)
+
+    def forget_batch(self, batch_id: str) -> None:
+        """The batch's requests or row were written by another thread: drop what is cached of the row
+        (the views' and JSON caches follow its version). On the event loop, after the write, so a
+        row read before it is not kept."""
+        self.store.forget_batch(batch_id)
 
     def _saved(self, batch_id: str) -> None:
         """Upstream answers were stored for a batch (on the upstream's thread): what is cached of it is
         stale. Dropped on the event loop, after whatever the loop is computing now, which may have
         read the batch just before the save."""
         if self._loop is None:
-            self.batches.forget_schedule(batch_id)
+            self.forget_batch(batch_id)
         else:
-            self._loop.call_soon_threadsafe(self.batches.forget_schedule, batch_id)
+            self._loop.call_soon_threadsafe(self.forget_batch, batch_id)
 
     async def start(self) -> None:
         """At startup, on the event loop: finish planning batches a previous run left unplanned."""
@@ -83,8 +103,8 @@ class Backend:
         if self.upstream_runs is not None:
             self.upstream_runs.resume()
         else:  # requests an upstream left unanswered, and no upstream now: the answers we have finish them
-            self.batches.answer_pending(PENDING)
-        self.batches.resume_unscheduled()
+            self.planning.answer_pending(PENDING)
+        self.planning.resume_unscheduled()
 
     def close(self) -> None:
         """Stop what runs beside the server: the upstream's thread, its event loop and connections."""
@@ -94,7 +114,8 @@ class Backend:
     def reset(self) -> None:
         """Forget every file, batch, response, fault rule and journal entry; the clock keeps its mode and time."""
         self.store.forget_everything()
-        self.batches.forget()
+        self.planning.forget()
+        self.views.forget()
         self.faults.clear()
         self.journal.clear()
 

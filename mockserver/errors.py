@@ -161,3 +161,9 @@ def openai_envelope(error: ApiError) -> tuple[int, bytes]:
         "code": error.openai_code,
     }
     return status, orjson.dumps({"error": body})
+
+
+class StorageFull(ApiError):
+    """The data folder's disk is full: nothing of the request was stored."""
+
+    status = 500

@@ -6,7 +6,6 @@ Pure functions returning dicts; the HTTP layer serialises them with orjson.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -14,7 +13,7 @@ from typing import Any, TypeVar
 import orjson
 
 from mockserver.domain.status import BatchView
-from mockserver.store import BatchRow, FileRow
+from mockserver.store import FileRow
 
 T = TypeVar("T")
 
@@ -56,14 +55,13 @@ def file_deleted(file_id: str) -> dict[str, Any]:
     return {"id": file_id, "object": "file", "deleted": True}
 
 
-@functools.lru_cache(maxsize=4096)
 def _parsed(text: str) -> dict[str, Any]:
     parsed: dict[str, Any] = orjson.loads(text)
     return parsed
 
 
 def _metadata(text: str) -> dict[str, Any]:
-    return dict(_parsed(text))  # a copy: callers add keys
+    return _parsed(text)
 
 
 def batch_object(view: BatchView, *, with_context: bool) -> dict[str, Any]:
@@ -167,35 +165,35 @@ def openai_batch_object(view: BatchView) -> dict[str, Any]:
 
 class BatchJsonCache:
     """The JSON bytes of batch objects as last rendered, per batch: a poll that finds its batch as it
-    was (the same stored row, the same derived view) gets the same bytes without rendering again.
-    Bounded; rows are compared by identity (the store hands out one object until the row changes)."""
+    was (the same stored version of the row, the same derived view) gets the same bytes without
+    rendering again. Bounded (the oldest entry goes first)."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self._entries: dict[tuple[str, bool], tuple[BatchRow, tuple[Any, ...], bytes]] = {}
+        self._entries: dict[tuple[str, bool], tuple[int, tuple[Any, ...], bytes]] = {}
 
     def get(self, view: BatchView, with_context: bool, render: Callable[[BatchView, bool], dict[str, Any]]) -> bytes:
         key = (view.row.id, with_context)
         state = _view_state(view)
         found = self._entries.get(key)
-        if found is not None and found[0] is view.row and found[1] == state:
+        if found is not None and found[0] == view.row.version and found[1] == state:
             return found[2]
         body = orjson.dumps(render(view, with_context))
-        if len(self._entries) >= self.size:
-            self._entries.clear()
-        self._entries[key] = (view.row, state, body)
+        if key not in self._entries and len(self._entries) >= self.size:
+            self._entries.pop(next(iter(self._entries)))
+        self._entries[key] = (view.row.version, state, body)
         return body
 
 
-# Every field of a view, so a field added later is part of the state too; except the row (compared by
-# identity) and `now` and `cut`, which move on every poll and reach a rendering only through the
-# fields and the `expired_at` property.
+# Every field of a view, so a field added later is part of the state too; except the row (its
+# version stands for it) and `now` and `cut`, which move on every poll and reach a rendering only
+# through the fields and the `expired_at` property.
 _VIEW_STATE = operator.attrgetter(
     *(f.name for f in dataclasses.fields(BatchView) if f.name not in ("row", "now", "cut")), "expired_at"
 )
 
 
 def _view_state(view: BatchView) -> tuple[Any, ...]:
-    """Everything of a view a rendering reads, except the row (compared by identity)."""
+    """Everything of a view a rendering reads, except the row (its version stands for it)."""
     state: tuple[Any, ...] = _VIEW_STATE(view)
     return state

@@ -97,7 +97,7 @@ class Settings:
     # identity and randomness
     api_keys: tuple[str, ...] = ()  # empty: any Bearer key is accepted, each key its own user
     seed: int | None = None
-    profile: str = "doubleword"  # "doubleword" (the live service) or "openai" (see mockserver/profile.py)
+    profile: str = "doubleword"  # "doubleword" (the live service) or "openai" (see mockserver/dialect.py)
     expiry: str = "live"  # "live": batches never expire; "openai": unfinished at expires_at -> expired
     control_token: str | None = None  # when set, the control API wants `Authorization: Bearer <token>`
     # timing model of the simulated batch engine (api-notes "Decisions")

@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+from mockserver.errors import StorageFull
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,7 +53,8 @@ CREATE TABLE IF NOT EXISTS batches (
     scheduled INTEGER NOT NULL DEFAULT 0,
     deleted INTEGER NOT NULL DEFAULT 0,
     errors TEXT,                     -- OpenAI profile: JSON list of the input file's validation errors
-    model TEXT                       -- OpenAI profile: the one model of the input file
+    model TEXT,                      -- OpenAI profile: the one model of the input file
+    version INTEGER NOT NULL DEFAULT 0  -- bumped by every write to the batch or its requests (cache key)
 );
 CREATE INDEX IF NOT EXISTS batches_by_owner ON batches (owner, deleted, created_at, id);
 CREATE TABLE IF NOT EXISTS requests (
@@ -79,6 +82,12 @@ CREATE TABLE IF NOT EXISTS responses (   -- stored Responses API objects (backgr
     deleted INTEGER NOT NULL DEFAULT 0
 );
 """
+
+
+def raise_if_full(exc: sqlite3.Error) -> None:
+    """`StorageFull` for SQLite's "database or disk is full" (SQLITE_FULL)."""
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc):
+        raise StorageFull(f"Storage is full: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -116,8 +125,26 @@ class BatchRow:
     deleted: bool
     errors: str | None = None
     model: str | None = None
+    version: int = 0  # bumped by every write to the batch or its requests: caches compare it
 
 
+class RequestRow(NamedTuple):
+    """One request of a batch as stored: its schedule and its output or error line."""
+
+    batch_id: str
+    idx: int
+    request_id: str
+    custom_id: str
+    model: str
+    start_at: float
+    end_at: float
+    ok: int  # 1: ends in the output file, 0: in the error file
+    line: bytes  # that file's line, newline included (b"" while an upstream has not answered)
+    prompt_tokens: int
+    completion_tokens: int
+
+
+_REQUEST_COLUMNS = ", ".join(RequestRow._fields)
 _BATCH_FIELDS = tuple(f.name for f in fields(BatchRow))
 _BATCH_COLUMNS = ", ".join(_BATCH_FIELDS)
 
@@ -138,10 +165,11 @@ _BLOB_PIECE = 64 * 1024  # bytes of an input file's spans written to SQLite at a
 
 
 def _batch_update(batch_id: str, changes: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
-    """The UPDATE statement and its values that set `changes` (batch fields) on one batch."""
-    assert set(changes) <= set(_BATCH_FIELDS), changes
-    assignments = ", ".join(f"{key} = ?" for key in changes)
-    return f"UPDATE batches SET {assignments} WHERE id = ?", (*changes.values(), batch_id)
+    """The UPDATE statement and its values that set `changes` (batch fields) on one batch and bump
+    its version."""
+    assert set(changes) <= set(_BATCH_FIELDS) - {"version"}, changes
+    assignments = "".join(f"{key} = ?, " for key in changes)
+    return f"UPDATE batches SET {assignments}version = version + 1 WHERE id = ?", (*changes.values(), batch_id)
 
 
 def _file_row(row: tuple[Any, ...]) -> FileRow:
@@ -164,9 +192,9 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
         columns = {r[1] for r in self.db.execute("PRAGMA table_info(batches)")}
-        for added in ("errors", "model"):  # data folders written before these columns existed
-            if added not in columns:
-                self.db.execute(f"ALTER TABLE batches ADD COLUMN {added} TEXT")
+        for added, kind in (("errors", "TEXT"), ("model", "TEXT"), ("version", "INTEGER NOT NULL DEFAULT 0")):
+            if added not in columns:  # data folders written before these columns existed
+                self.db.execute(f"ALTER TABLE batches ADD COLUMN {added} {kind}")
 
     def _connect(self, autocommit: bool = False) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None if autocommit else "DEFERRED", timeout=30,
@@ -311,25 +339,36 @@ class Store:
 
     # -- requests of a batch --------------------------------------------------------------------
     def save_requests(
-        self, batch_id: str, rows: list[tuple[Any, ...]], mark_scheduled: bool, **changes: Any
+        self, batch_id: str, rows: list[RequestRow], mark_scheduled: bool, **changes: Any
     ) -> None:
-        """Insert or replace request rows (batch_id first in each) in one transaction, on a connection
-        of its own: this runs in a worker thread, so a large plan never holds up the event loop."""
+        """Insert or replace request rows in one transaction (and bump the batch's version), on a
+        connection of its own: this may run on a worker thread, so a large plan never holds up the
+        event loop. The caller then calls `forget_batch` on the event loop (a read may be under way
+        there). A full disk raises `StorageFull` with nothing stored."""
         db = self._connect()
         try:
             with db:
                 db.executemany(
-                    "INSERT OR REPLACE INTO requests (batch_id, idx, request_id, custom_id, model, start_at, end_at, "
-                    "ok, line, prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT OR REPLACE INTO requests ({_REQUEST_COLUMNS}) VALUES ({', '.join('?' * len(RequestRow._fields))})",
                     rows,
                 )
                 if mark_scheduled:
                     changes["scheduled"] = 1
-                if changes:
-                    db.execute(*_batch_update(batch_id, changes))
-            self.forget_batch(batch_id)  # and again on the event loop, by the caller (a read may be under way there)
+                db.execute(*_batch_update(batch_id, changes))
+        except sqlite3.OperationalError as exc:
+            raise_if_full(exc)
+            raise
         finally:
             db.close()
+
+    def batch_stopped(self, batch_id: str) -> bool:
+        """Whether the batch is cancelled, deleted or gone; callable from any thread (its own connection)."""
+        db = self._connect()
+        try:
+            found = db.execute("SELECT cancelled_at, deleted FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        finally:
+            db.close()
+        return found is None or found[0] is not None or bool(found[1])
 
     def requests_ending_from(self, at: float) -> dict[str, list[int]]:
         """The indices of the requests ending at `at` or later, by batch (the ones an upstream left pending)."""
@@ -354,15 +393,9 @@ class Store:
         sql = f"SELECT line FROM requests WHERE {where} ORDER BY end_at, request_id LIMIT ? OFFSET ?"
         return [bytes(r[0]) for r in self.db.execute(sql, (*args, limit, offset))]
 
-    def requests_by_index(self, batch_id: str, offset: int, limit: int) -> list[tuple[Any, ...]]:
-        sql = (
-            "SELECT idx, request_id, custom_id, model, start_at, end_at, ok, line FROM requests "
-            "WHERE batch_id = ? ORDER BY idx LIMIT ? OFFSET ?"
-        )
-        return list(self.db.execute(sql, (batch_id, limit, offset)))
-
-    def request_ids(self, batch_id: str) -> dict[str, int]:
-        return {str(r): int(i) for i, r in self.db.execute("SELECT idx, request_id FROM requests WHERE batch_id = ?", (batch_id,))}
+    def requests_by_index(self, batch_id: str, offset: int, limit: int) -> list[RequestRow]:
+        sql = f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE batch_id = ? ORDER BY idx LIMIT ? OFFSET ?"
+        return [RequestRow._make((*r[:8], bytes(r[8]), *r[9:])) for r in self.db.execute(sql, (batch_id, limit, offset))]
 
     def token_totals(self, batch_id: str, until: float) -> tuple[int, int, int, float]:
         sql = (
@@ -371,6 +404,12 @@ class Store:
         )
         count, prompt, completion, duration = self.db.execute(sql, (batch_id, until)).fetchone()
         return int(count), int(prompt), int(completion), float(duration)
+
+    def success_tokens_by_model(self, batch_id: str, until: float) -> list[tuple[str, int, int]]:
+        """(model, prompt tokens, completion tokens) of the batch's successes ended by `until`."""
+        sql = ("SELECT model, coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0) FROM requests "
+               "WHERE batch_id = ? AND ok = 1 AND end_at <= ? GROUP BY model")
+        return [(str(m), int(p), int(c)) for m, p, c in self.db.execute(sql, (batch_id, until))]
 
     # -- stored responses ----------------------------------------------------------------------------
     def insert_response(self, response_id: str, owner: str, start_at: float, end_at: float, body: bytes) -> None:

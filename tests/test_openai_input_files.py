@@ -140,8 +140,8 @@ def test_a_limit_raised_after_the_upload_runs_every_line() -> None:
     try:
         key = target.new_key()
         file_id = upload(target, key, jsonl(*(chat_line(f"r{i}") for i in range(12))))
-        batches = target.backend.batches
-        batches.settings = dataclasses.replace(batches.settings, max_requests_per_file=0)
+        planning = target.backend.planning  # the limit the batch's check reads
+        planning.settings = dataclasses.replace(planning.settings, max_requests_per_file=0)
         with target.client(key) as api:
             created = api.post("/batches", json={"input_file_id": file_id, "endpoint": "/v1/chat/completions",
                                                  "completion_window": "24h"}).json()

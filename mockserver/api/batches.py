@@ -10,6 +10,7 @@ from starlette.routing import Route
 from mockserver.api.common import backend, bounded_body, caller, content_response, int_param, json_response
 from mockserver.backend import Backend
 from mockserver.domain.nesting import TooDeep, loads
+from mockserver.domain.pages import Window
 from mockserver.domain.status import BatchView
 from mockserver.errors import BadRequest, UnsupportedMediaType
 from mockserver.render import list_object
@@ -91,10 +92,8 @@ async def delete_batch(request: Request) -> Response:
 async def batch_results(request: Request) -> Response:
     user = caller(request)
     q = request.query_params
-    content = await backend(request).batches.results(
-        user.id, request.path_params["batch_id"], skip=int_param(request, "skip"),
-        limit=int_param(request, "limit"), search=q.get("search"), status=q.get("status"),
-    )
+    window = Window.of(int_param(request, "skip"), int_param(request, "limit"), q.get("search"))
+    content = await backend(request).batches.results(user.id, request.path_params["batch_id"], window, q.get("status"))
     return content_response(content)
 
 

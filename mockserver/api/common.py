@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from mockserver.backend import Backend
-from mockserver.domain.files import Content
+from mockserver.domain.pages import Content
 from mockserver.domain.users import User
 from mockserver.errors import BadRequest, PayloadTooLarge
 

@@ -12,6 +12,7 @@ one-shot flash cookie.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import weakref
 from pathlib import Path
@@ -32,6 +33,7 @@ from mockserver.console import present
 from mockserver.domain.batches import STATUS_FILTERS
 from mockserver.domain.clock import ClockError, ManualClock, RealClock
 from mockserver.domain.faults import ScenarioError, parse_scenario
+from mockserver.domain.pages import Window
 from mockserver.domain.status import ACTIVE
 from mockserver.domain.users import User
 from mockserver.errors import ApiError, Unauthorized
@@ -426,17 +428,15 @@ async def batch_page(request: Request) -> Response:
     skip, eskip = _int(request, "skip"), _int(request, "eskip")
     try:
         view = await sim.batches.get(user.id, batch_id)
-        results = await sim.batches.results(user.id, batch_id, skip=skip, limit=PAGE_SIZE + 1, search=None,
-                                            status=None)
+        results = await sim.batches.result_items(user.id, batch_id, Window.of(skip, PAGE_SIZE + 1), status=None)
     except ApiError as exc:
         return _error_page(request, user, exc)
     obj = batch_object(view, with_context=True)
     rows = []
-    for item in _ndjson(results.chunks)[:PAGE_SIZE + 1]:
-        rows.append({**item, "answer": present.answer(item.get("response_body")),
-                     "reason": present.reason(item.get("error")),
-                     "input_json": present.pretty(item.get("input_body")),
-                     "response_json": present.pretty(item.get("response_body"))})
+    for item in results.items:
+        rows.append({**dataclasses.asdict(item), "answer": present.answer(item.response_body),
+                     "reason": present.reason(item.error), "input_json": present.pretty(item.input_body),
+                     "response_json": present.pretty(item.response_body)})
     errors: list[dict[str, Any]] = []
     if view.row.error_file_id:
         try:

@@ -1,31 +1,33 @@
 """Files: upload, look-up, listing, deletion, content pages and cost estimates.
 
-Owns the rules of the files resource (ids, ownership, listing filters, the `X-Incomplete` and
-`X-Last-Line` arithmetic for input files). Output and error files belong to batches: their content
-comes from a `VirtualContent` provider the batch engine registers. No HTTP here.
+Owns the rules of the files resource (ids, ownership, listing filters); paging and the content
+headers are `pages.page`'s. Output and error files belong to batches: their content comes from the
+`VirtualContent` the backend passes in (`result_files.ResultFiles`). No HTTP here.
 """
 
 from __future__ import annotations
 
 import os
 from array import array
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from decimal import Decimal
 from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 import orjson
+import simdjson
 
 from mockserver.domain.ids import IdSource
 from mockserver.domain.line_scan import OPEN_END
-from mockserver.domain.paging import Page, clamp_limit, clamp_skip
+from mockserver.domain.pages import Content, Window, page
+from mockserver.domain.paging import Page, clamp_limit
+from mockserver.domain.planner import Requests
+from mockserver.domain.policy import Policy
+from mockserver.domain.pricing import estimate
 from mockserver.domain.upload import Upload
 from mockserver.domain.validation import LineRules, normalised_body, normalised_line
 from mockserver.errors import BadRequest, NotFound, PayloadTooLarge, TooManyRequests
-from mockserver.profile import profile_of
 from mockserver.settings import Settings
 from mockserver.store import FileRow, Store
 
@@ -33,19 +35,10 @@ CONTENT_CHUNK_LINES = 2000
 READ_CHUNK = 1 << 20  # bytes read at a time where a file is streamed or scanned as uploaded
 
 
-@dataclass(frozen=True)
-class Content:
-    """A content download: the body (bytes or a stream of chunks) and the two live headers."""
-
-    chunks: Iterator[bytes] | AsyncIterator[bytes] | bytes
-    incomplete: bool
-    last_line: int | None  # None: send no X-Last-Line
-
-
 class VirtualContent(Protocol):
     """What the batch engine provides for a batch's output and error files."""
 
-    def content(self, row: FileRow, skip: int, limit: int | None, search: str | None) -> Content: ...
+    def content(self, row: FileRow, window: Window) -> Content: ...
 
     def size(self, row: FileRow) -> int: ...
 
@@ -55,14 +48,17 @@ class VirtualContent(Protocol):
 
 
 class FileService:
-    def __init__(self, store: Store, settings: Settings, ids: IdSource, now: Callable[[], float]) -> None:
+    def __init__(
+        self, store: Store, settings: Settings, policy: Policy, ids: IdSource, now: Callable[[], float],
+        virtual: VirtualContent, on_delete: Callable[[str], None],
+    ) -> None:
         self.store = store
         self.settings = settings
         self.ids = ids
         self.now = now
-        self.profile = profile_of(settings)
-        self.virtual: VirtualContent | None = None
-        self.on_delete: Callable[[str], None] | None = None  # the batch engine's cascade
+        self.profile = policy
+        self.virtual = virtual  # the batches' output and error files
+        self.on_delete = on_delete  # the batch engine's cascade
         self._uploads = 0
         self.rules = LineRules(
             allowed_url_paths=settings.allowed_url_paths,
@@ -110,7 +106,7 @@ class FileService:
         return row
 
     def _visible(self, row: FileRow) -> bool:
-        return row.kind == "input" or self.virtual is None or self.virtual.visible(row)
+        return row.kind == "input" or self.virtual.visible(row)
 
     def list_files(
         self,
@@ -144,39 +140,31 @@ class FileService:
         row = self.get(owner, file_id)
         with self.store.transaction():
             self.store.mark_file_deleted(row.id)
-            if self.on_delete is not None:
-                self.on_delete(row.id)
+            self.on_delete(row.id)
         return row
 
     def size(self, row: FileRow) -> int:
-        if row.kind != "input" and self.virtual is not None:
+        if row.kind != "input":
             return self.virtual.size(row)
         return row.bytes
 
     # -- content ----------------------------------------------------------------------------------
     def content(self, owner: str, file_id: str, skip: int | None, limit: int | None, search: str | None) -> Content:
         row = self.get(owner, file_id)
-        start = clamp_skip(skip)
-        size = None if limit is None else clamp_limit(limit)
+        window = Window.of(skip, limit, search)
         if row.kind != "input":
-            if self.virtual is None:
-                return Content(b"", incomplete=False, last_line=None)
-            return self.virtual.content(row, start, size, search)
+            return self.virtual.content(row, window)
         if not self.profile.lines_checked_at_upload:  # OpenAI: the file as uploaded, whatever it holds
-            return self._as_uploaded(row, start, size)
+            return self._as_uploaded(row, window.skip, window.limit)
         spans = self.store.file_spans(row.id)
         indices: Sequence[int] = range(row.line_count)
-        if search:
-            needle = search.lower()
-            indices = [i for i, obj in enumerate(self._requests(row.id, spans, indices)) if needle in
-                       str(obj["custom_id"]).lower()]
-        if size is None:
-            chosen = indices[start:]
-            return Content(self._render(row.id, spans, chosen), incomplete=False, last_line=None)
-        chosen = indices[start : start + size]
-        body = b"".join(self._render(row.id, spans, chosen))
-        end = start + len(chosen)
-        return Content(body, incomplete=end < len(indices), last_line=end)
+        if window.search:
+            indices = [i for i, obj in enumerate(self._requests(row.id, spans, indices))
+                       if window.matches(str(obj["custom_id"]))]
+        chosen, more = window.take(indices)
+        body = self._render(row.id, spans, chosen)
+        return page(window, body if window.limit is None else b"".join(body), shown=len(chosen), more=more,
+                    result_file=False)
 
     def _as_uploaded(self, row: FileRow, start: int, size: int | None) -> Content:
         """An OpenAI-profile input file's content: its bytes as uploaded, streamed from disk in chunks
@@ -185,18 +173,23 @@ class FileService:
         request line (the file's start for the first page) to the start of the first line after it,
         so the pages joined are the file, byte for byte."""
         path = self.store.blob_path(row.id)
+        window = Window(start, size)
         if start == 0 and size is None:
-            return Content(_byte_range(path, None, 0, None), incomplete=False, last_line=None)
+            return page(window, _byte_range(path, None, 0, None), shown=row.line_count, more=False, result_file=False)
         spans = self.store.file_spans(row.id)
-        if size is None:
-            return Content(_byte_range(path, spans, start, None), incomplete=False, last_line=None)
-        end = start + max(0, min(size, row.line_count - start))
-        return Content(_byte_range(path, spans, start, start + size), incomplete=end < row.line_count, last_line=end)
+        shown = max(0, row.line_count - start) if size is None else max(0, min(size, row.line_count - start))
+        end = None if size is None else start + size
+        return page(window, _byte_range(path, spans, start, end), shown=shown, more=start + shown < row.line_count,
+                    result_file=False)
 
     def requests(self, row: FileRow) -> Iterator[dict[str, Any]]:
         """Every request of an input file, parsed, in upload order (for batches and estimates)."""
         spans = self.store.file_spans(row.id)
         return self._requests(row.id, spans, range(len(spans) // 2))  # an open span is the rest of the lines
+
+    def request_models(self, row: FileRow) -> Iterator[str]:
+        """The model of each request of an input file, in upload order."""
+        return (str(request["body"]["model"]) for request in self.requests(row))
 
     def _requests(self, file_id: str, spans: array[int], indices: Sequence[int]) -> Iterator[dict[str, Any]]:
         checked = self.profile.lines_checked_at_upload
@@ -226,47 +219,10 @@ class FileService:
 
     # -- cost estimate ----------------------------------------------------------------------------
     def cost_estimate(self, owner: str, file_id: str, window: str | None) -> dict[str, object]:
-        """dwctl `get_file_cost_estimate`: input tokens = body bytes / 4; output tokens = 1 per
-        embeddings request, else 10% more than the input (the live fallback with no history)."""
+        """The live estimate (`pricing.estimate`) of an input file's requests at `window` (default 24h)."""
         row = self.get(owner, file_id)
-        chosen_window = window or "24h"
-        stats: dict[str, list[int]] = {}
-        for obj in self.requests(row) if row.kind == "input" else iter(()):
-            body = normalised_body(obj["body"])
-            model = str(body["model"]) if isinstance(body, dict) else ""
-            entry = stats.setdefault(model, [0, 0])
-            entry[0] += 1
-            entry[1] += len(orjson.dumps(body))
-        models: list[dict[str, object]] = []
-        totals = [0, 0, 0]
-        total_cost = Decimal(0)
-        for model, (count, body_bytes) in sorted(stats.items()):
-            spec = self.settings.model(model)
-            input_tokens = body_bytes // 4
-            embeddings = spec is not None and spec.kind == "embeddings"
-            output_tokens = count if embeddings else int(input_tokens * 1.1)
-            cost = Decimal(0)
-            if spec is not None:
-                in_price = spec.input_price.get(chosen_window, Decimal(0)) / 1_000_000
-                out_price = spec.output_price.get(chosen_window, Decimal(0)) / 1_000_000
-                cost = input_tokens * in_price + output_tokens * out_price
-            total_cost += cost
-            totals = [totals[0] + count, totals[1] + input_tokens, totals[2] + output_tokens]
-            models.append({
-                "model": model,
-                "request_count": count,
-                "estimated_input_tokens": input_tokens,
-                "estimated_output_tokens": output_tokens,
-                "estimated_cost": _decimal_text(cost),
-            })
-        return {
-            "file_id": file_id,
-            "total_requests": totals[0],
-            "total_estimated_input_tokens": totals[1],
-            "total_estimated_output_tokens": totals[2],
-            "total_estimated_cost": _decimal_text(total_cost),
-            "models": models,
-        }
+        bodies = (normalised_body(obj["body"]) for obj in self.requests(row)) if row.kind == "input" else iter(())
+        return estimate(file_id, bodies, {m.name: m for m in self.settings.models}, window or "24h")
 
 
 def raw_lines(path: Path, spans: array[int], indices: Sequence[int]) -> Iterator[bytes]:
@@ -334,6 +290,83 @@ def request_body(source: BinaryIO, spans: array[int], i: int) -> Any:
     return normalised_body(orjson.loads(source.read(spans[2 * i + 1] - spans[2 * i]).strip())["body"])
 
 
+def batch_requests(path: Path, spans: array[int]) -> Requests:
+    """The small fields of every request of a stored upload (all its spans are closed), in order."""
+    custom_ids: list[str] = []
+    urls: list[str] = []
+    models: list[str] = []
+    parse = simdjson.Parser().parse  # reads only the three fields; orjson where it could read otherwise
+    for raw in raw_lines(path, spans, range(len(spans) // 2)):
+        fields = _quick_fields(parse, raw) or _request_fields(orjson.loads(raw))
+        custom_ids.append(fields[0])
+        urls.append(fields[1])
+        models.append(fields[2])
+    sizes = [spans[2 * i + 1] - spans[2 * i] for i in range(len(models))]
+    return Requests(custom_ids, urls, models, sizes)
+
+
+def _request_fields(request: Any) -> tuple[str, str, str]:
+    return str(request["custom_id"]), str(request["url"]), str(request["body"]["model"])
+
+
+def _quick_fields(parse: Callable[[bytes], Any], raw: bytes) -> tuple[str, str, str] | None:
+    """custom_id, url and model with simdjson, or None where its reading could differ from orjson's
+    (a name that may be repeated, where simdjson takes the first and orjson the last) or is not a
+    string. Nothing of the parsed document outlives the call (the parser is reused)."""
+    if raw.count(b'"model"') != 1 or raw.count(b'"custom_id"') != 1 or raw.count(b'"url"') != 1:
+        return None
+    try:
+        doc = parse(raw)
+        found = (doc["custom_id"], doc["url"], doc["body"]["model"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    del doc
+    if all(type(f) is str for f in found):
+        return found
+    return None
+
+
+class BlockBodies:
+    """Request bodies of a stored upload, read a block of lines at a time (requests are answered in
+    about file order), parsed one at a time when asked for. Use as a context manager."""
+
+    def __init__(self, path: Path, spans: array[int]) -> None:
+        self.spans = spans
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed by __exit__
+        self._lo = self._hi = 0  # the line indices the block holds
+        self._block = b""
+        self._at = 0  # the block's first byte in the file
+
+    def __enter__(self) -> BlockBodies:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._fh.close()
+
+    def body(self, index: int) -> Any:
+        spans = self.spans
+        if not self._lo <= index < self._hi:
+            self._lo, self._hi = index, min(len(spans) // 2, index + CONTENT_CHUNK_LINES)
+            self._at = spans[2 * index]
+            end = spans[2 * self._hi - 1]
+            if end - self._at > (4 << 20):  # a block of long lines: this one alone
+                self._hi = index + 1
+                end = spans[2 * index + 1]
+            self._fh.seek(self._at)
+            self._block = self._fh.read(end - self._at)
+        at = self._at
+        try:
+            return normalised_body(orjson.loads(self._block[spans[2 * index] - at : spans[2 * index + 1] - at])["body"])
+        except Exception:
+            import traceback
+            with open("/tmp/blockdebug.txt", "a") as dbg:
+                dbg.write(f"{self._fh.name} index={index} lo={self._lo} hi={self._hi} at={at} n={len(spans)//2} "
+                          f"span={spans[2*index]},{spans[2*index+1]} blocklen={len(self._block)} "
+                          f"spans={list(spans[:40])}\n{self._block[:2000]!r}\n")
+                dbg.write(traceback.format_exc())
+            raise
+
+
 def closed_spans(path: Path, spans: array[int]) -> array[int]:
     """`spans` with an open span (a file stored over the request limit) replaced by the spans of the
     lines it stands for, read from the bytes: for a batch whose check passes under a limit raised
@@ -378,8 +411,3 @@ def _byte_range(path: Path, spans: array[int] | None, first: int, end: int | Non
             if left is not None:
                 left -= len(chunk)
             yield chunk
-
-
-def _decimal_text(value: Decimal) -> str:
-    """A decimal in plain notation (rust_decimal's Display never uses an exponent)."""
-    return format(value.normalize(), "f") if value else "0"

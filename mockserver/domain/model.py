@@ -113,6 +113,9 @@ def _text(value: Any) -> str:
     """The prompt text inside a message, a list of messages or content parts."""
     if isinstance(value, str):
         return value
+    if isinstance(value, list) and all(type(m) is dict and m.keys() == {"role", "content"} and
+                                       type(m["content"]) is str for m in value):  # the common shape, fast
+        return "\n".join(m["content"] for m in value if m["content"])
     if isinstance(value, list):
         return "\n".join(t for t in map(_text, value) if t)
     if isinstance(value, dict):
@@ -120,9 +123,29 @@ def _text(value: Any) -> str:
     return ""
 
 
+def _below(getrandbits: Callable[[int], int], n: int) -> int:
+    """`Random._randbelow(n)`: the same draws from the same stream (rejection sampling on
+    `n.bit_length()` bits), without its call overhead."""
+    bits = n.bit_length()
+    r = getrandbits(bits)
+    while r >= n:
+        r = getrandbits(bits)
+    return r
+
+
 def _sentence(rng: random.Random) -> str:
-    words = [rng.choice(_WORDS) for _ in range(rng.randint(8, 40))]
-    cut = rng.randint(4, len(words) - 4) if len(words) >= 16 else len(words)
+    """Two sentences of 8 to 40 words in all; draws exactly what
+    `[rng.choice(_WORDS) for _ in range(rng.randint(8, 40))]` and `rng.randint(4, count - 4)` draw."""
+    getrandbits = rng.getrandbits
+    count = 8 + _below(getrandbits, 33)
+    words: list[str] = []
+    add = words.append
+    size, bits = len(_WORDS), len(_WORDS).bit_length()
+    while len(words) < count:
+        r = getrandbits(bits)
+        if r < size:
+            add(_WORDS[r])
+    cut = 4 + _below(getrandbits, count - 7) if count >= 16 else count
     return " ".join(" ".join(part).capitalize() + "." for part in (words[:cut], words[cut:]) if part)
 
 

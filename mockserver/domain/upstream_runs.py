@@ -25,7 +25,6 @@ import asyncio
 import bisect
 import itertools
 import math
-import sqlite3
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,12 +36,12 @@ import orjson
 from mockserver.domain.faults import Faults, Outcome
 from mockserver.domain.files import closed_spans, raw_lines, request_body
 from mockserver.domain.scheduler import Attempt, Planned, Scheduler, Timing
-from mockserver.store import BatchRow, Store
+from mockserver.store import BatchRow, RequestRow, Store
 from mockserver.upstream import Upstream
 
 PENDING = 1e15  # the start and end of a request the upstream has not answered yet (year 31 million)
 TICK = 0.02  # real seconds between looks at the clock while waiting for it
-RowOf = Callable[[str, Planned, str, str], tuple[Any, ...]]
+RowOf = Callable[[str, Planned, str, str], RequestRow]
 
 
 @dataclass
@@ -95,7 +94,7 @@ class UpstreamRuns:
             self._owner[(row.id, i)] = token
         pending = Attempt(0, None)
         rows = [self.row_of(row.id, Planned(i, PENDING, PENDING, 0, pending), custom_ids[i], models[i]) for i in chosen]
-        rows = [(*r[:8], b"", *r[9:]) for r in rows]  # no line until answered
+        rows = [r._replace(line=b"") for r in rows]  # no line until answered
         self.store.save_requests(row.id, rows, mark_scheduled=indices is None)
         self.on_saved(row.id)
         scenario = self.faults.scenario
@@ -116,25 +115,22 @@ class UpstreamRuns:
 
     # -- a run (on the upstream loop) -----------------------------------------------------------------
     async def _run(self, job: _Job) -> None:
-        db = sqlite3.connect(self.store.path, timeout=30, check_same_thread=False)
         self._active[job.batch_id] = self._active.get(job.batch_id, 0) + 1
         try:
-            await self._drive(job, db)
+            await self._drive(job)
         finally:
-            db.close()
             self._active[job.batch_id] -= 1
             if not self._active[job.batch_id]:
                 del self._active[job.batch_id]
                 self._placed.pop(job.batch_id, None)
 
-    def _stopped(self, job: _Job, db: sqlite3.Connection) -> bool:
-        found = db.execute("SELECT cancelled_at, deleted FROM batches WHERE id = ?", (job.batch_id,)).fetchone()
-        return found is None or found[0] is not None or bool(found[1])
+    def _stopped(self, job: _Job) -> bool:
+        return self.store.batch_stopped(job.batch_id)
 
     def _owns(self, job: _Job, index: int) -> bool:
         return self._owner.get((job.batch_id, index)) == job.token
 
-    async def _drive(self, job: _Job, db: sqlite3.Connection) -> None:
+    async def _drive(self, job: _Job) -> None:
         scheduler = Scheduler(self.timing, job.ready_at, job.expires_at)
         for i in job.indices:
             scheduler.add(i, job.models[i])
@@ -151,7 +147,7 @@ class UpstreamRuns:
             while scheduler.waiting or flying:
                 if loop.time() - last_check >= 0.2:
                     last_check = loop.time()
-                    if self._stopped(job, db):
+                    if self._stopped(job):
                         return
                 now = self.now()
                 while (next_up := scheduler.due(now, keep=owned)) is not None:
@@ -161,7 +157,7 @@ class UpstreamRuns:
                     await asyncio.sleep(TICK)
                     continue
                 done, _ = await asyncio.wait(flying, timeout=TICK, return_when=asyncio.FIRST_COMPLETED)
-                finals: list[tuple[Any, ...]] = []
+                finals: list[RequestRow] = []
                 for task in done:
                     i, n, start = flying.pop(task)
                     got, took = task.result()
@@ -170,7 +166,7 @@ class UpstreamRuns:
                     final = scheduler.finish(i, n, end, got)
                     if final is not None and owned(i):
                         finals.append(self.row_of(job.batch_id, final, job.custom_ids[i], job.models[i]))
-                if finals and not self._stopped(job, db):
+                if finals and not self._stopped(job):
                     self.store.save_requests(job.batch_id, finals, mark_scheduled=False)
                     self.on_saved(job.batch_id)
         finally:

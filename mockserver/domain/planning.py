@@ -1,0 +1,207 @@
+"""The planning runner: where and when a batch's plan is made and stored.
+
+Planning starts when a batch is created (and again for the requests a retry re-runs), runs off the
+event loop (a worker thread runs `planner.plan_rows`, which is pure), and ends with one store write
+of every request row; the batch's cached views are dropped on the event loop after that write
+(`on_saved`). Reads never wait for a plan they do not need: a batch is `validating` until its
+`ready_at` whatever its plan's state, so only a read past `ready_at` waits (`needs_plan`).
+
+- A restart finishes what the previous run left: batches with no stored plan are planned again
+  (`resume_unscheduled`), and requests an upstream left unanswered get this simulator's answers
+  (`answer_pending`) when it runs without `--upstream`.
+- Under the OpenAI profile the input file is checked first (`openai_validation.check_file`); a bad
+  file stores the errors and no requests.
+- With a real upstream (`ClockedAnswers`), the plan is the upstream driver's: pending rows, answered
+  as the clock reaches them.
+- A write that fails because the disk is full (`errors.StorageFull`) leaves the batch unplanned: it
+  shows `validating` (`stalled`), and planning is tried again every `RETRY_AFTER` seconds until the
+  write succeeds. Nothing is half-stored (the write is one transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mockserver.domain.answers import AnswerSource, ClockedAnswers
+from mockserver.domain.faults import Faults
+from mockserver.domain.files import BlockBodies, batch_requests, closed_spans, raw_lines
+from mockserver.domain.openai_validation import check_file
+from mockserver.domain.planner import PlanSpec, no_rules, plan_rows, rules_for
+from mockserver.domain.policy import Policy
+from mockserver.domain.realtime import model_not_found
+from mockserver.domain.scheduler import Attempt, Timing
+from mockserver.errors import StorageFull
+from mockserver.settings import Settings
+from mockserver.store import BatchRow, RequestRow, Store
+
+log = logging.getLogger("mockserver")
+RETRY_AFTER = 1.0  # real seconds between tries of a plan whose write found the disk full
+
+
+@dataclass
+class Plan:
+    """What a planning run stores: request rows and changes to the batch."""
+
+    rows: list[RequestRow]
+    mark_scheduled: bool
+    changes: dict[str, Any] = field(default_factory=dict)
+    handed_over: bool = False  # a real upstream answers the requests (it stores its own rows)
+
+
+class PlanningRunner:
+    def __init__(
+        self, store: Store, settings: Settings, policy: Policy, faults: Faults, timing: Timing,
+        answers: AnswerSource, clocked: ClockedAnswers | None, now: Callable[[], float],
+        on_saved: Callable[[str], None],
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.policy = policy
+        self.faults = faults
+        self.timing = timing
+        self.answers = answers  # the simulated model, or a cassette (`--replay`)
+        self.clocked = clocked  # a real upstream (`--upstream`): sent as the clock goes
+        self.now = now
+        self.on_saved = on_saved  # drop what is cached of a batch (on the event loop, after the write)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stalled: set[str] = set()  # batches whose plan could not be stored (disk full)
+        self._retries: dict[str, asyncio.TimerHandle] = {}
+
+    # -- starting -----------------------------------------------------------------------------------
+    def start(self, row: BatchRow, indices: Sequence[int] | None = None, ready_at: float | None = None) -> None:
+        """Plan the requests `indices` (default: all) of a batch, runnable from `ready_at` (default:
+        the end of its validation), after any planning of it already under way."""
+        source = self.store.get_file(row.source_file_id)
+        spans = self.store.file_spans(row.source_file_id) if source is not None and source.kind == "input" \
+            else array("Q")
+        blob = self.store.blob_path(row.source_file_id)
+        start = row.ready_at if ready_at is None else ready_at
+        previous = self._tasks.get(row.id)
+
+        async def run() -> None:
+            if previous is not None:
+                await previous
+            plan = await asyncio.to_thread(self.compute, row, blob, spans, indices, start)
+            try:
+                await self._store(row.id, plan)
+            except StorageFull as full:
+                log.error("disk full: the plan of batch %s was not stored (%s); trying again in %g s",
+                          row.id, full.message, RETRY_AFTER)
+                self._stalled.add(row.id)
+                self.on_saved(row.id)
+                self._retry_later(row, indices, ready_at)
+                return
+            if plan.handed_over:
+                assert self.clocked is not None
+                await asyncio.to_thread(self.clocked.begin, row, blob, plan_spans(blob, spans, self.policy, indices),
+                                        indices, start)
+            self._stalled.discard(row.id)
+            self.on_saved(row.id)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks[row.id] = task
+        task.add_done_callback(lambda t: self._tasks.pop(row.id, None) if self._tasks.get(row.id) is t else None)
+
+    def _retry_later(self, row: BatchRow, indices: Sequence[int] | None, ready_at: float | None) -> None:
+        def again() -> None:
+            self._retries.pop(row.id, None)
+            current = self.store.get_batch(row.id)
+            if current is not None and not current.deleted:
+                self.start(current if indices is None else row, indices, ready_at)
+
+        self._retries[row.id] = asyncio.get_running_loop().call_later(RETRY_AFTER, again)
+
+    async def _store(self, batch_id: str, plan: Plan) -> None:
+        if plan.rows or plan.mark_scheduled or plan.changes:
+            await asyncio.to_thread(self.store.save_requests, batch_id, plan.rows, plan.mark_scheduled,
+                                    **plan.changes)
+
+    # -- the plan itself (on a worker thread) -----------------------------------------------------
+    def compute(
+        self, row: BatchRow, blob: Path, spans: array[int], indices: Sequence[int] | None, ready_at: float
+    ) -> Plan:
+        changes: dict[str, Any] = {}
+        if self.policy.openai and indices is None:  # OpenAI checks the file when the batch validates
+            models = {m.name: m.kind for m in self.settings.models}
+            checked = check_file(raw_lines(blob, spans, range(len(spans) // 2)), row.endpoint, models,
+                                 self.settings.max_requests_per_file)
+            if checked.errors:
+                return Plan([], True, {"errors": orjson.dumps({"data": checked.errors}).decode(), "total": 0})
+            changes["model"] = checked.model
+        if self.clocked is not None:  # answers that exist only once sent: the upstream driver's rows
+            return Plan([], False, changes, handed_over=True)
+        spans = plan_spans(blob, spans, self.policy, indices)
+        if not spans:  # no templates (e.g. a batch made from an output file): nothing to plan
+            return Plan([], indices is None, changes)
+        requests = batch_requests(blob, spans)
+        scenario = self.faults.scenario  # the scenario in force when the plan is made
+        rules = rules_for(scenario.outcome_for, requests) if scenario.requests else no_rules(len(requests))
+        spec = PlanSpec(row.id, ready_at, row.expires_at, self.settings.seed, self.timing,
+                        self.policy.http_failures_keep_response)
+        with BlockBodies(blob, spans) as bodies:
+            rows = plan_rows(spec, requests, bodies, self.answers, rules, self._missing_model, indices)
+        return Plan(rows, indices is None, changes)
+
+    def _missing_model(self, model: str) -> Attempt | None:
+        """A model removed from the configuration since the upload: the proxy's 404."""
+        return Attempt(404, model_not_found(model)) if self.settings.model(model) is None else None
+
+    # -- waiting ------------------------------------------------------------------------------------
+    def needs_plan(self, row: BatchRow) -> bool:
+        """Whether a read of the batch now must wait for its plan: only once validation has ended."""
+        return not row.scheduled and self.now() >= row.ready_at and row.id not in self._stalled
+
+    def stalled(self, batch_id: str) -> bool:
+        """Whether the batch's plan could not be stored yet (it stays `validating` meanwhile)."""
+        return batch_id in self._stalled
+
+    async def settled(self, batch_id: str, row: BatchRow | None = None) -> None:
+        """Wait until the batch's plan is stored, or its last try failed (planning it now if a
+        restart lost its task)."""
+        task = self._tasks.get(batch_id)
+        if task is None:
+            row = row or self.store.get_batch(batch_id)
+            if row is None or row.scheduled or batch_id in self._stalled:
+                return
+            self.start(row)
+            task = self._tasks[batch_id]
+        await asyncio.shield(task)
+
+    # -- restarts and reset -------------------------------------------------------------------------
+    def resume_unscheduled(self) -> None:
+        """After a restart: plan the batches whose schedule was not stored yet."""
+        for row in self.store.unscheduled_batches():
+            if row.id not in self._tasks:
+                self.start(row)
+
+    def answer_pending(self, pending_at: float) -> None:
+        """After a restart without `--upstream`: requests a proxied batch left unanswered (their end at
+        `pending_at`) are planned again from now with this simulator's answers (simulated or replayed),
+        so every request still ends in a file."""
+        for batch_id, indices in self.store.requests_ending_from(pending_at).items():
+            row = self.store.get_batch(batch_id)
+            if row is not None and not row.deleted and row.cancelled_at is None:
+                self.start(row, sorted(indices), ready_at=max(self.now(), row.ready_at))
+
+    def forget(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks.clear()
+        for handle in self._retries.values():
+            handle.cancel()
+        self._retries.clear()
+        self._stalled.clear()
+
+
+def plan_spans(blob: Path, spans: array[int], policy: Policy, indices: Sequence[int] | None) -> array[int]:
+    """The spans a plan reads: under the OpenAI profile a file stored over the request limit has an
+    open last span, closed here (a limit raised since the upload: every line is a request)."""
+    return closed_spans(blob, spans) if policy.openai and indices is None else spans
