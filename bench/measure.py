@@ -38,3 +38,12 @@ def spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
 
 def goal(ok: bool) -> str:
     return "goal met" if ok else "goal missed"
+
+
+def table(rows: Sequence[tuple[str, str, str]]) -> str:
+    """Rows of (name, value, note) as aligned columns."""
+    if not rows:
+        return ""
+    width = max(len(r[0]) for r in rows)
+    vwidth = max(len(r[1]) for r in rows)
+    return "\n".join(f"{k:<{width}}  {v:<{vwidth}}  {note}".rstrip() for k, v, note in rows)
