@@ -1,7 +1,8 @@
 """The simulator's state and services, composed once (moto calls this the backend).
 
-Holds the settings, the one clock, the one id source, the store and the domain services. Handlers
-reach it through `request.app.state.backend`; tests may build one directly.
+Holds the settings, the one clock, the one id source, the store and the domain services (each given
+its collaborators through its constructor). Handlers reach it through `request.app.state.backend`;
+tests may build one directly.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 from typing import Any
 
 from mockserver import cassette
-from mockserver.domain.answers import ReplayAnswers, SimulatedAnswers
+from mockserver.domain.answers import AnswerSource, ReplayAnswers, SimulatedAnswers
 from mockserver.domain.batches import BatchService
 from mockserver.domain.clock import Clock, ManualClock, RealClock
 from mockserver.domain.faults import NO_SCENARIO, Faults, Scenario
@@ -47,12 +48,17 @@ class Backend:
         self.faults = Faults(scenario)
         self.journal = Journal()
         self.batches = BatchService(store, self.files, settings, model, ids.uuid, clock.now, self.faults)
-        self.realtime = Realtime(store, settings, model, ids.uuid, clock.now, self.faults)
-        self.upstream: Upstream | None = None
+        self.upstream = Upstream(settings.upstream) if settings.upstream is not None else None
+        answers: AnswerSource = SimulatedAnswers(model)
+        if self.upstream is None and settings.replay is not None:  # a cassette answers, with its recorded latencies
+            fallback = SimulatedAnswers(model) if settings.replay_missing == "simulate" else None
+            answers = ReplayAnswers(cassette.load(settings.replay), fallback)
+            self.batches.answers = answers  # (the batch service takes no answer source at construction yet)
+        self.realtime = Realtime(store, settings, model, ids.uuid, clock.now, self.faults, self.users, answers,
+                                 proxy=self.upstream)
         self._loop: asyncio.AbstractEventLoop | None = None  # the event loop serving requests, once started
         self.upstream_runs: UpstreamRuns | None = None
-        if settings.upstream is not None:  # a real server answers, each batch request when the clock reaches it
-            self.upstream = Upstream(settings.upstream)
+        if self.upstream is not None:  # a real server answers, each batch request when the clock reaches it
             keep_response = self.profile.http_failures_keep_response
 
             def row_of(batch_id: str, planned: Planned, custom_id: str, model_name: str) -> tuple[Any, ...]:
@@ -61,12 +67,6 @@ class Backend:
             self.upstream_runs = UpstreamRuns(store, self.upstream, self.batches.timing, clock.now, row_of,
                                               self._saved, self.faults)
             self.batches.clocked = self.upstream_runs
-            self.realtime.upstream = self.upstream
-        elif settings.replay is not None:  # a cassette answers, with its recorded latencies
-            fallback = SimulatedAnswers(model) if settings.replay_missing == "simulate" else None
-            answers = ReplayAnswers(cassette.load(settings.replay), fallback)
-            self.batches.answers = answers
-            self.realtime.answers = answers
 
     def _saved(self, batch_id: str) -> None:
         """Upstream answers were stored for a batch (on the upstream's thread): what is cached of it is
