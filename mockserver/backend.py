@@ -1,8 +1,9 @@
 """The simulator's state and services, composed once (moto calls this the backend).
 
 Holds the settings, the one clock, the one id source, the store and the domain services (each given
-its collaborators through its constructor). Handlers reach it through `request.app.state.backend`;
-tests may build one directly.
+its collaborators through its constructor), among them the one control service that the control API
+and the console both call. Handlers reach it through `request.app.state.backend`; tests may build
+one directly.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from mockserver import cassette
 from mockserver.domain.answers import AnswerSource, ReplayAnswers, SimulatedAnswers
 from mockserver.domain.batches import BatchService
 from mockserver.domain.clock import Clock, ManualClock, RealClock
+from mockserver.domain.control import Control
 from mockserver.domain.faults import NO_SCENARIO, Faults, Scenario
 from mockserver.domain.files import FileService
 from mockserver.domain.ids import IdSource
@@ -48,6 +50,8 @@ class Backend:
         self.faults = Faults(scenario)
         self.journal = Journal()
         self.batches = BatchService(store, self.files, settings, model, ids.uuid, clock.now, self.faults)
+        self.control = Control(settings.control_token, clock, self.faults, self.journal,
+                               forget=(store.forget_everything, self.batches.forget))
         self.upstream = Upstream(settings.upstream) if settings.upstream is not None else None
         answers: AnswerSource = SimulatedAnswers(model)
         if self.upstream is None and settings.replay is not None:  # a cassette answers, with its recorded latencies
@@ -93,10 +97,7 @@ class Backend:
 
     def reset(self) -> None:
         """Forget every file, batch, response, fault rule and journal entry; the clock keeps its mode and time."""
-        self.store.forget_everything()
-        self.batches.forget()
-        self.faults.clear()
-        self.journal.clear()
+        self.control.reset()
 
     def now(self) -> float:
         return self.clock.now()
