@@ -8,7 +8,7 @@ message; 429 and 503 are a small JSON object with `Retry-After`; `GET /models` u
 
 The whole tree (`*`: defined elsewhere, where its rule lives):
 
-* ApiError                      500, text; under the OpenAI profile every one is re-enveloped
+* ApiError                      500, text; the OpenAI profile re-envelopes all but the last two
   + BadRequest                  400
   |   + ClockError*             domain/clock.py: a clock move it cannot honour (also a ValueError)
   |   + ClockNotManual*         domain/control.py: moving a clock that is not manual
