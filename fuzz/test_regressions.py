@@ -82,13 +82,13 @@ def test_advancing_the_clock_while_a_batch_is_planned_logs_no_error() -> None:
     logging.getLogger("asyncio").addHandler(handler)
     harness = AsgiTarget()
     planned = threading.Event()  # hold the planning thread until the clock has moved: no race
-    plan_rows = harness.backend.batches._plan_rows
+    compute = harness.backend.planning.compute
 
-    def held_plan_rows(*args: Any) -> Any:
+    def held_compute(*args: Any) -> Any:
         planned.wait(10)
-        return plan_rows(*args)
+        return compute(*args)
 
-    harness.backend.batches._plan_rows = held_plan_rows  # type: ignore[method-assign,assignment]
+    harness.backend.planning.compute = held_compute  # type: ignore[method-assign]
     try:
         api = harness.client(harness.new_key())
         created = upload(api, LINE_TEXT + b"\n")

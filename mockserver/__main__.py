@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--upstream-timeout", type=float, default=float(_env("upstream_timeout", "600") or 600),
                    help="real seconds an upstream request may take before it fails as `Timeout` (then retried)")
     p.add_argument("--replay", default=_env("replay"), metavar="CASSETTE",
-                   help="answer from a cassette written by `python -m mockserver.record` (matched by url and body), "
+                   help="answer from a cassette written by `python -m client.record` (matched by url and body), "
                    "with the recorded latencies on the virtual clock")
     p.add_argument("--replay-missing", default=_env("replay_missing", "error"), choices=["error", "simulate"],
                    help="a request the cassette lacks: a 400 `cassette_miss` error, or the simulated model's answer")

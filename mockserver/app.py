@@ -67,7 +67,7 @@ def create_app(backend: Backend) -> ASGIApp:
         if isinstance(route, Route)
     ]
     routes += control.routes
-    routes += console.routes  # the web console at /console, and / redirecting there
+    routes += console.routes()  # the web console at /console, and / redirecting there
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await backend.start()

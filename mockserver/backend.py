@@ -1,7 +1,9 @@
 """The simulator's state and services, composed once (moto calls this the backend).
 
-Holds the settings, the one clock, the one id source, the store and the domain services. Handlers
-reach it through `request.app.state.backend`; tests may build one directly.
+Holds the settings, the one clock, the one id source, the store and the domain services (each given
+its collaborators through its constructor), among them the one control service that the control API
+and the console both call. Handlers reach it through `request.app.state.backend`; tests may build
+one directly.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from mockserver.domain.admission import Admission
 from mockserver.domain.answers import AnswerSource, ReplayAnswers, SimulatedAnswers
 from mockserver.domain.batches import BatchService
 from mockserver.domain.clock import Clock, ManualClock, RealClock
+from mockserver.domain.control import Control
 from mockserver.domain.faults import NO_SCENARIO, Faults, Scenario
 from mockserver.domain.files import FileService
 from mockserver.domain.ids import IdSource
@@ -56,20 +59,18 @@ class Backend:
             fallback = SimulatedAnswers(model) if settings.replay_missing == "simulate" else None
             answers = ReplayAnswers(cassette.load(settings.replay), fallback)
         timing = Timing(settings.latency_min, settings.latency_max, settings.concurrency_per_model)
-        self.realtime = Realtime(store, settings, model, ids.uuid, clock.now, self.faults)
-        self.realtime.answers = answers
-        self.upstream: Upstream | None = None
+        self.upstream = Upstream(settings.upstream) if settings.upstream is not None else None
+        self.realtime = Realtime(store, settings, model, ids.uuid, clock.now, self.faults, self.users, answers,
+                                 proxy=self.upstream)
         self._loop: asyncio.AbstractEventLoop | None = None  # the event loop serving requests, once started
         self.upstream_runs: UpstreamRuns | None = None
-        if settings.upstream is not None:  # a real server answers, each batch request when the clock reaches it
-            self.upstream = Upstream(settings.upstream)
+        if self.upstream is not None:  # a real server answers, each batch request when the clock reaches it
             keep_response = policy.http_failures_keep_response
 
             def row_of(batch_id: str, planned: Planned, custom_id: str, model_name: str) -> RequestRow:
                 return request_row(batch_id, planned, custom_id, model_name, keep_response)
 
             self.upstream_runs = UpstreamRuns(store, self.upstream, timing, clock.now, row_of, self._saved, self.faults)
-            self.realtime.upstream = self.upstream
         self.planning = PlanningRunner(store, settings, policy, self.faults, timing, answers, self.upstream_runs,
                                        clock.now, self.forget_batch)
         self.views = BatchViews(store, settings, policy, clock.now, self.planning.stalled)
@@ -78,6 +79,8 @@ class Backend:
         admission = Admission(store, settings, policy, self.faults, clock.now, self.files.request_models)
         self.batches = BatchService(store, settings, policy, admission, self.planning, self.views, Results(store),
                                     ids.uuid, clock.now)
+        self.control = Control(settings.control_token, clock, self.faults, self.journal,
+                               forget=(store.forget_everything, self.planning.forget, self.views.forget))
 
     def _file_deleted(self, file_id: str) -> None:
         self.batches.file_deleted(file_id)
@@ -113,11 +116,7 @@ class Backend:
 
     def reset(self) -> None:
         """Forget every file, batch, response, fault rule and journal entry; the clock keeps its mode and time."""
-        self.store.forget_everything()
-        self.planning.forget()
-        self.views.forget()
-        self.faults.clear()
-        self.journal.clear()
+        self.control.reset()
 
     def now(self) -> float:
         return self.clock.now()

@@ -1,12 +1,42 @@
 """The error types of the emulated API, each carrying the live service's status code and body.
 
-Domain code raises these where a rule lives; `app.py` turns them into responses in one place.
-Nothing here knows about routes. Bodies follow the live server (dwctl `errors.rs`): most errors are
-a plain-text message; 429 and 503 are a small JSON object with `Retry-After`; `GET /models` uses the
-OpenAI `{"error": {...}}` envelope.
+Domain code raises these where a rule lives; `app.py` turns them into responses in one place (its
+exception table: `ApiError` -> the profile's rendering, anything else -> 500). Nothing here knows
+about routes. Bodies follow the live server (dwctl `errors.rs`): most errors are a plain-text
+message; 429 and 503 are a small JSON object with `Retry-After`; `GET /models` uses the OpenAI
+`{"error": {...}}` envelope; the realtime routes answer as the live inference proxy does.
+
+The whole tree (`*`: defined elsewhere, where its rule lives):
+
+* ApiError                      500, text; the OpenAI profile re-envelopes all but the last two
+  + BadRequest                  400
+  |   + ClockError*             domain/clock.py: a clock move it cannot honour (also a ValueError)
+  |   + ClockNotManual*         domain/control.py: moving a clock that is not manual
+  |   + ScenarioError*          domain/faults.py: a fault scenario that does not parse (also a ValueError)
+  + Unauthorized                401 (`openai_code` invalid_api_key)
+  + PaymentRequired             402
+  + Forbidden                   403
+  + NotFound                    404 "{resource} with ID {id} not found"
+  + PayloadTooLarge             413
+  + UnsupportedMediaType        415
+  + Unprocessable               422 (400 under the OpenAI profile)
+  + InternalError               500 "Internal server error": what an unexpected exception becomes
+  + _RetryLater                 JSON {"error", "message", "retry_after_seconds"} + Retry-After
+  |   + TooManyRequests         429 (Retry-After: 60)
+  |   + ServiceUnavailable      503 (Retry-After: 30)
+  + OpenAIStyleError            any status, the OpenAI envelope (`GET /models`); sent as is under both profiles
+  + ProxyError                  any status, a JSON body sent exactly as given under both profiles: every
+                                failure of the realtime routes (`domain/realtime.py`), as the inference
+                                proxy answers it (its own envelope, or the upstream's body as it came)
+
+Not in the tree, because no client sees them as such: `domain.nesting.TooDeep` (a ValueError; each
+reader of a client's JSON wraps its detail in that route's own message) and the start-up errors of
+the command line (`CassetteError`, `ScenarioError` again, ...), which end the process with a message.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import orjson
 
@@ -142,6 +172,25 @@ class OpenAIStyleError(ApiError):
         return orjson.dumps({"error": error})
 
 
+class ProxyError(ApiError):
+    """A failure on the realtime routes, answered as the live inference proxy answers it: `status` and
+    the JSON object `payload`, byte for byte, under either profile."""
+
+    def __init__(self, status: int, payload: dict[str, Any]) -> None:
+        error = payload.get("error")
+        message = error.get("message") if isinstance(error, dict) else None
+        super().__init__(message if isinstance(message, str) else orjson.dumps(payload).decode())
+        self.status = status
+        self.payload = payload
+
+    @property
+    def content_type(self) -> str:
+        return JSON
+
+    def body(self) -> bytes:
+        return orjson.dumps(self.payload)
+
+
 def openai_type(status: int) -> str:
     """The envelope's `type` for a status, as OpenAI's API uses them."""
     if status == 429:
@@ -153,7 +202,7 @@ def openai_type(status: int) -> str:
 
 def openai_envelope(error: ApiError) -> tuple[int, bytes]:
     """`error` in OpenAI's `{"error": {message, type, param, code}}` envelope, and its status."""
-    if isinstance(error, OpenAIStyleError):
+    if isinstance(error, OpenAIStyleError | ProxyError):  # already in their final shape
         return error.status, error.body()
     status = error.openai_status or error.status
     body = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from contract_tests.helpers import chat_line, jsonl, start_batch
-from mockserver.store import Store
+from mockserver.store import RequestRow, Store
 from mockserver.testing import AsgiTarget
 
 
@@ -17,7 +17,7 @@ def test_a_row_read_just_before_the_plan_was_saved_is_not_kept() -> None:
         real_save = store.save_requests
         saves: list[str] = []
 
-        def save_while_the_loop_reads(batch_id: str, rows: list[tuple[Any, ...]], mark_scheduled: bool,
+        def save_while_the_loop_reads(batch_id: str, rows: list[RequestRow], mark_scheduled: bool,
                                       **changes: Any) -> None:
             # the interleaving of the race: the loop reads the row (still unscheduled), the planning
             # thread saves and drops the cache, then the loop's read lands in the cache

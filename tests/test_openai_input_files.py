@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from contract_tests.helpers import chat_line, jsonl
 from mockserver.domain import files as files_module
-from mockserver.domain.files import Content, closed_spans, raw_lines
+from mockserver.domain.files import closed_spans, raw_lines
 from mockserver.domain.line_scan import OPEN_END, LineScanner
+from mockserver.domain.pages import Content
 from mockserver.domain.validation import LineRules
 from mockserver.testing import AsgiTarget
 

@@ -1,4 +1,4 @@
-"""`python -m mockserver.record`'s edges: what it blanks in a cassette, what it refuses before it writes
+"""`python -m client.record`'s edges: what it blanks in a cassette, what it refuses before it writes
 anything (exit 2), and how a run that fails ends (exit 1): never with a traceback, never with an
 existing cassette damaged or a partial one (`OUTPUT.part`) left behind."""
 
@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 import pytest
 
+from client import record
 from contract_tests.helpers import chat_line, jsonl
-from mockserver import record
 
 LONG_KEY = "sekrit-recording-key-5555"
 OLD = '{"type": "cassette", "version": 1, "source": "upstream", "base_url": "x", "recorded_at": 0}\n'
@@ -32,7 +32,7 @@ def upstream() -> Iterator[Any]:
 
 
 def run_record(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mockserver.record", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "client.record", *args], capture_output=True, text=True,
                           timeout=60, env=env)
 
 

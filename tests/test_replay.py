@@ -1,4 +1,4 @@
-"""Record and replay: `python -m mockserver.record` writes a cassette from a real server (the test
+"""Record and replay: `python -m client.record` writes a cassette from a real server (the test
 upstream, a second process), and `--replay` answers from it with the recorded latencies on the manual
 clock: the same output and error files and the same status timeline on every run, without the upstream."""
 
@@ -27,7 +27,7 @@ STEP = 0.1
 
 
 def record(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mockserver.record", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "client.record", *args], capture_output=True, text=True,
                           timeout=60, check=True)
 
 
@@ -156,7 +156,7 @@ def test_record_refuses_a_bad_input_file_and_writes_nothing(tmp_path: Path, cont
     batch_file = tmp_path / "batch.jsonl"
     batch_file.write_bytes(content)
     cassette = tmp_path / "cassette.jsonl"
-    run = subprocess.run([sys.executable, "-m", "mockserver.record", str(batch_file), "-o", str(cassette),
+    run = subprocess.run([sys.executable, "-m", "client.record", str(batch_file), "-o", str(cassette),
                           "--upstream", "http://127.0.0.1:9"], capture_output=True, text=True, timeout=60)
     assert run.returncode == 2, run.stderr
     assert run.stderr.startswith(f"error: {batch_file}: ") and "Traceback" not in run.stderr

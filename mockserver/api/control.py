@@ -1,9 +1,8 @@
 """The control API under `/_mock`: the clock, the fault scenario, the journal and reset. Never part of
-the emulated surface; with `--control-token`, only its holder may use it."""
+the emulated surface; with `--control-token`, only its holder may use it. Each handler reads the
+request and calls the one control service (`domain.control`), which the console's panel calls too."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -11,106 +10,83 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mockserver.api.common import backend, bounded_body, json_response
-from mockserver.domain.clock import ClockError, ManualClock
-from mockserver.domain.faults import ScenarioError, parse_scenario
-from mockserver.errors import BadRequest, Unauthorized
+from mockserver.domain.control import Control
+from mockserver.errors import BadRequest
 
 CONTROL_BODY_LIMIT = 1024 * 1024
 TOO_LARGE = f"control API: a request body may have at most {CONTROL_BODY_LIMIT} bytes"
+BEARER = "Bearer "
 
 
-def _guard(request: Request) -> None:
-    """With `--control-token`, only its holder may steer the simulator."""
-    token = backend(request).settings.control_token
-    if token is not None and request.headers.get("authorization") != f"Bearer {token}":
-        raise Unauthorized("control API: a valid control token is required")
+def _control(request: Request) -> Control:
+    """The control service, once the caller's `Authorization: Bearer <token>` unlocks it."""
+    control = backend(request).control
+    header = request.headers.get("authorization")
+    control.authorize(header[len(BEARER):] if header is not None and header.startswith(BEARER) else None)
+    return control
 
 
-def _clock_state(request: Request) -> dict[str, Any]:
-    clock = backend(request).clock
-    return {"now": clock.now(), "mode": clock.mode}
+async def _document(request: Request, expected: str) -> object:
+    try:
+        found: object = orjson.loads(await bounded_body(request, CONTROL_BODY_LIMIT, TOO_LARGE))
+    except orjson.JSONDecodeError:
+        raise BadRequest(f"expected a JSON {expected}") from None
+    return found
 
 
 async def _number(request: Request, key: str) -> float:
-    try:
-        payload = orjson.loads(await bounded_body(request, CONTROL_BODY_LIMIT, TOO_LARGE))
-    except orjson.JSONDecodeError:
-        raise BadRequest(f'expected a JSON body {{"{key}": <number>}}') from None
+    payload = await _document(request, f'body {{"{key}": <number>}}')
     value = payload.get(key) if isinstance(payload, dict) else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BadRequest(f'expected a JSON body {{"{key}": <number>}}')
     return float(value)
 
 
-def _manual(request: Request) -> ManualClock:
-    clock = backend(request).clock
-    if not isinstance(clock, ManualClock):
-        raise BadRequest("the clock is not manual; start the simulator with --clock manual to move it")
-    return clock
-
-
 async def get_clock(request: Request) -> Response:
-    _guard(request)
-    return json_response(_clock_state(request))
-
-
-async def _move_clock(request: Request, key: str) -> Response:
-    """`{"seconds": N}` advances a manual clock, `{"now": T}` sets it."""
-    _guard(request)
-    clock = _manual(request)
-    move = clock.advance if key == "seconds" else clock.set
-    try:
-        move(await _number(request, key))
-    except ClockError as exc:
-        raise BadRequest(str(exc)) from None
-    return json_response(_clock_state(request))
+    return json_response(_control(request).clock_state())
 
 
 async def advance_clock(request: Request) -> Response:
-    return await _move_clock(request, "seconds")
+    """`{"seconds": N}` advances a manual clock."""
+    control = _control(request)
+    control.manual_clock()  # a clock that cannot move is refused before its body is read
+    control.advance(await _number(request, "seconds"))
+    return json_response(control.clock_state())
 
 
 async def set_clock(request: Request) -> Response:
-    return await _move_clock(request, "now")
+    """`{"now": T}` sets a manual clock."""
+    control = _control(request)
+    control.manual_clock()
+    control.set_time(await _number(request, "now"))
+    return json_response(control.clock_state())
 
 
 async def reset(request: Request) -> Response:
-    _guard(request)
-    backend(request).reset()
+    _control(request).reset()
     return json_response({"reset": True})
 
 
 async def put_faults(request: Request) -> Response:
-    _guard(request)
-    try:
-        scenario = parse_scenario(orjson.loads(await bounded_body(request, CONTROL_BODY_LIMIT, TOO_LARGE)))
-    except orjson.JSONDecodeError:
-        raise BadRequest("expected a JSON scenario document") from None
-    except ScenarioError as exc:
-        raise BadRequest(str(exc)) from None
-    backend(request).faults.install(scenario)
-    return json_response(scenario.document)
+    control = _control(request)
+    return json_response(control.install(await _document(request, "scenario document")).document)
 
 
 async def get_faults(request: Request) -> Response:
-    _guard(request)
-    return json_response(backend(request).faults.scenario.document)
+    return json_response(_control(request).scenario())
 
 
 async def delete_faults(request: Request) -> Response:
-    _guard(request)
-    backend(request).faults.clear()
+    _control(request).clear_faults()
     return json_response({})
 
 
 async def get_journal(request: Request) -> Response:
-    _guard(request)
-    return json_response({"data": backend(request).journal.entries()})
+    return json_response({"data": _control(request).journal_entries()})
 
 
 async def delete_journal(request: Request) -> Response:
-    _guard(request)
-    backend(request).journal.clear()
+    _control(request).clear_journal()
     return json_response({"data": []})
 
 

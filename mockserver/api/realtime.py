@@ -1,4 +1,6 @@
-"""The realtime inference routes and the stored Responses API routes."""
+"""The realtime inference routes and the stored Responses API routes. Failures (the proxy's 401, bad
+bodies, unknown responses, the model's or the upstream's errors) are `ProxyError`s raised by the
+domain and rendered by the app's exception table."""
 
 from __future__ import annotations
 
@@ -7,18 +9,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mockserver.api.common import backend, json_response
-from mockserver.domain.realtime import UNAUTHENTICATED, Answer
+from mockserver.domain.realtime import Answer, Realtime
 from mockserver.domain.users import User
-from mockserver.errors import Unauthorized
 
 INFERENCE_PATHS = ("/chat/completions", "/completions", "/embeddings", "/responses", "/messages")
 
 
-def _user(request: Request) -> User | None:
-    try:
-        return backend(request).users.from_authorization(request.headers.get("authorization"))
-    except Unauthorized:
-        return None
+def _caller(request: Request) -> tuple[Realtime, User]:
+    realtime = backend(request).realtime
+    return realtime, realtime.caller(request.headers.get("authorization"))
 
 
 def _send(answer: Answer) -> Response:
@@ -27,37 +26,28 @@ def _send(answer: Answer) -> Response:
 
 def inference(path: str) -> Route:
     async def handle(request: Request) -> Response:
-        user = _user(request)
-        if user is None:
-            return _send(UNAUTHENTICATED)
+        realtime, user = _caller(request)  # before the body is read
         override = request.headers.get("x-mock-outcome")
         custom_id = request.headers.get("x-mock-custom-id", "")
-        realtime = backend(request).realtime
         raw = await request.body()
-        if realtime.upstream is not None:  # `--upstream`: the real server answers
-            return _send(await realtime.answer_upstream(user.id, "/v1" + path, raw, override, custom_id))
-        return _send(realtime.answer(user.id, "/v1" + path, raw, override, custom_id))
+        return _send(await realtime.answer(user.id, "/v1" + path, raw, override, custom_id))
 
     return Route(path, handle, methods=["POST"])
 
 
 async def get_response(request: Request) -> Response:
-    user = _user(request)
-    return _send(UNAUTHENTICATED if user is None else backend(request).realtime.get(user.id, request.path_params["rid"]))
+    realtime, user = _caller(request)
+    return _send(realtime.get(user.id, request.path_params["rid"]))
 
 
 async def cancel_response(request: Request) -> Response:
-    user = _user(request)
-    if user is None:
-        return _send(UNAUTHENTICATED)
-    return _send(backend(request).realtime.cancel(user.id, request.path_params["rid"]))
+    realtime, user = _caller(request)
+    return _send(realtime.cancel(user.id, request.path_params["rid"]))
 
 
 async def delete_response(request: Request) -> Response:
-    user = _user(request)
-    if user is None:
-        return _send(UNAUTHENTICATED)
-    return _send(backend(request).realtime.delete(user.id, request.path_params["rid"]))
+    realtime, user = _caller(request)
+    return _send(realtime.delete(user.id, request.path_params["rid"]))
 
 
 routes = [

@@ -8,13 +8,16 @@ restates a rule of the API. Pages are rendered on the server; `static/console.js
 A form answers JSON (`{"ok", "message", "redirect"?, ...}`) when the request asks for it with
 `Accept: application/json` (the script does), else a 303 back to a page with the message as a
 one-shot flash cookie.
+
+The simulator panel's actions (clock, scenario, reset, journal) and its token check are the control
+service's (`backend.control`, `domain.control`), the very one the control API calls; only the
+wording of the panel's answers is the console's. What the console caches (input files' estimates)
+belongs to its `Console` object, one per app, made with the route table (`console.routes()`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hmac
-import weakref
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
@@ -31,8 +34,8 @@ from mockserver.api.common import backend
 from mockserver.backend import Backend
 from mockserver.console import present
 from mockserver.domain.batches import STATUS_FILTERS
-from mockserver.domain.clock import ClockError, ManualClock, RealClock
-from mockserver.domain.faults import ScenarioError, parse_scenario
+from mockserver.domain.clock import ManualClock, RealClock
+from mockserver.domain.control import ClockNotManual
 from mockserver.domain.pages import Window
 from mockserver.domain.status import ACTIVE
 from mockserver.domain.users import User
@@ -58,9 +61,6 @@ templates = jinja2.Environment(
     lstrip_blocks=True,
 )
 templates.filters.update(when=present.when, size=present.size, money=present.money)
-
-# Input files never change, so their cost estimates and first endpoint are computed once per backend.
-_estimates: weakref.WeakKeyDictionary[Backend, dict[tuple[str, str], Any]] = weakref.WeakKeyDictionary()
 
 
 # -- plumbing ---------------------------------------------------------------------------------------
@@ -99,11 +99,8 @@ def _user(request: Request) -> User | None:
 
 
 def _control_unlocked(request: Request) -> bool:
-    token = backend(request).settings.control_token
-    if token is None:
-        return True
-    given = unquote(request.cookies.get(CONTROL_COOKIE, ""))
-    return hmac.compare_digest(given.encode(), token.encode())
+    """Whether the browser's control cookie unlocks the panel (the control service's one check)."""
+    return backend(request).control.unlocks(unquote(request.cookies.get(CONTROL_COOKIE, "")))
 
 
 def _back(request: Request, default: str) -> str:
@@ -169,7 +166,6 @@ def _page(request: Request, template: str, context: dict[str, Any], status: int 
 def _context(request: Request, user: User | None, nav: str) -> dict[str, Any]:
     sim = backend(request)
     clock = sim.clock
-    scenario = sim.faults.scenario
     key = _key(request) or ""
     return {
         "base": _base(request),
@@ -180,7 +176,7 @@ def _context(request: Request, user: User | None, nav: str) -> dict[str, Any]:
         "manual": isinstance(clock, ManualClock),
         "speed": clock.speed if isinstance(clock, RealClock) else 1.0,
         "presets": ADVANCE_PRESETS,
-        "scenario": "locked" if not _control_unlocked(request) else _scenario_summary(scenario.document),
+        "scenario": "locked" if not _control_unlocked(request) else _scenario_summary(sim.control.scenario()),
         "control_locked": not _control_unlocked(request),
         "flash": _flash(request) if "x-console-refresh" not in request.headers else None,
         "rel": lambda ts: present.relative(ts, clock.now()),
@@ -262,45 +258,58 @@ async def logout(request: Request) -> Response:
 
 
 # -- files -------------------------------------------------------------------------------------------
-def _estimate(sim: Backend, owner: str, row: FileRow) -> dict[str, Any]:
-    cache = _estimates.setdefault(sim, {})
-    if len(cache) > 2000:
-        cache.clear()
-    found = cache.get((row.id, "all"))
-    if found is None:
-        windows = []
-        for window, _ in sim.settings.completion_windows:
-            estimate = sim.files.cost_estimate(owner, row.id, window)
-            windows.append({"window": window, "cost": str(estimate["total_estimated_cost"]),
-                            "input_tokens": estimate["total_estimated_input_tokens"],
-                            "output_tokens": estimate["total_estimated_output_tokens"],
-                            "models": estimate["models"]})
-        first = next(sim.files.requests(row), None)
-        found = {"windows": windows, "endpoint": str(first["url"]) if first else sim.settings.allowed_url_paths[0]}
-        cache[(row.id, "all")] = found
-    return found
+class Estimates:
+    """Input files never change, so their cost estimates and first endpoint are computed once."""
+
+    LIMIT = 2000  # entries kept; past it the cache starts again
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def of(self, sim: Backend, owner: str, row: FileRow) -> dict[str, Any]:
+        if len(self._found) > self.LIMIT:
+            self._found.clear()
+        found = self._found.get((row.id, "all"))
+        if found is None:
+            windows = []
+            for window, _ in sim.settings.completion_windows:
+                estimate = sim.files.cost_estimate(owner, row.id, window)
+                windows.append({"window": window, "cost": str(estimate["total_estimated_cost"]),
+                                "input_tokens": estimate["total_estimated_input_tokens"],
+                                "output_tokens": estimate["total_estimated_output_tokens"],
+                                "models": estimate["models"]})
+            first = next(sim.files.requests(row), None)
+            found = {"windows": windows, "endpoint": str(first["url"]) if first else sim.settings.allowed_url_paths[0]}
+            self._found[(row.id, "all")] = found
+        return found
 
 
-async def files_page(request: Request) -> Response:
-    user = _user(request)
-    if user is None:
-        return _to_login(request)
-    sim = backend(request)
-    after = request.query_params.get("after")
-    page = sim.files.list_files(user.id, after=after, limit=PAGE_SIZE, order="desc", purpose=None, search=None)
-    rows = []
-    for row in page.items:
-        entry: dict[str, Any] = {"f": file_object(row, sim.files.size(row), email=user.email), "kind": row.kind,
-                                 "batch_id": row.batch_id, "requests": row.line_count, "estimate": None}
-        if row.kind == "input":
-            entry["estimate"] = _estimate(sim, user.id, row)
-        rows.append(entry)
-    context = _context(request, user, "files") | {
-        "rows": rows, "has_more": page.has_more, "after": after,
-        "next_after": rows[-1]["f"]["id"] if rows and page.has_more else None,
-        "endpoints": sim.settings.allowed_url_paths, "windows": [w for w, _ in sim.settings.completion_windows],
-    }
-    return _page(request, "files.html", context)
+class Console:
+    """What the console keeps between requests, one per app: the pages that use it are its methods."""
+
+    def __init__(self) -> None:
+        self.estimates = Estimates()
+
+    async def files_page(self, request: Request) -> Response:
+        user = _user(request)
+        if user is None:
+            return _to_login(request)
+        sim = backend(request)
+        after = request.query_params.get("after")
+        page = sim.files.list_files(user.id, after=after, limit=PAGE_SIZE, order="desc", purpose=None, search=None)
+        rows = []
+        for row in page.items:
+            entry: dict[str, Any] = {"f": file_object(row, sim.files.size(row), email=user.email), "kind": row.kind,
+                                     "batch_id": row.batch_id, "requests": row.line_count, "estimate": None}
+            if row.kind == "input":
+                entry["estimate"] = self.estimates.of(sim, user.id, row)
+            rows.append(entry)
+        context = _context(request, user, "files") | {
+            "rows": rows, "has_more": page.has_more, "after": after,
+            "next_after": rows[-1]["f"]["id"] if rows and page.has_more else None,
+            "endpoints": sim.settings.allowed_url_paths, "windows": [w for w, _ in sim.settings.completion_windows],
+        }
+        return _page(request, "files.html", context)
 
 
 async def upload(request: Request) -> Response:
@@ -493,13 +502,13 @@ async def _batch_action(request: Request, action: str) -> Response:
 
 # -- simulator panel ---------------------------------------------------------------------------------
 async def simulator_page(request: Request) -> Response:
-    sim = backend(request)
+    control = backend(request).control
     locked = not _control_unlocked(request)  # what the control API would not show without its token
-    doc = {} if locked else sim.faults.scenario.document
-    journal = [] if locked else sim.journal.entries()[-50:][::-1]
+    doc = {} if locked else control.scenario()
+    journal = [] if locked else control.journal_entries()[-50:][::-1]
     context = _context(request, _user(request), "simulator") | {
         "scenario_text": yaml.safe_dump(dict(doc), sort_keys=False) if doc else "",
-        "journal": journal, "has_token": sim.settings.control_token is not None,
+        "journal": journal, "has_token": control.locked,
     }
     return _page(request, "simulator.html", context)
 
@@ -516,9 +525,8 @@ def _control_refusal(request: Request) -> Response | None:
 async def unlock(request: Request) -> Response:
     if not _same_origin(request):
         return _refused(request)
-    token = backend(request).settings.control_token
     given = _text(await _form(request), "control_token")
-    if token is not None and not hmac.compare_digest(given.encode(), token.encode()):
+    if not backend(request).control.unlocks(given):
         return _answer(request, ok=False, message="That is not the control token.", status=401)
     response = _answer(request, ok=True, message="Simulator panel unlocked.", to=_back(request, f"{_base(request)}/simulator"))
     response.set_cookie(CONTROL_COOKIE, quote(given, safe=""), path=_base(request) or "/", httponly=True,
@@ -532,18 +540,17 @@ async def advance(request: Request) -> Response:
         return refusal
     form = await _form(request)
     raw = _text(form, "seconds") or _text(form, "custom_seconds")
-    clock = backend(request).clock
     try:
         seconds = float(raw)
     except ValueError:
         return _answer(request, ok=False, message="Enter a number of seconds.", status=400)
-    if not isinstance(clock, ManualClock):
+    try:
+        now = backend(request).control.advance(seconds)
+    except ClockNotManual:
         return _answer(request, ok=False, status=400,
                        message="The clock is real; start the simulator with --clock manual to move it.")
-    try:
-        now = clock.advance(seconds)
-    except ClockError as exc:
-        return _answer(request, ok=False, message=str(exc), status=400)
+    except ApiError as exc:
+        return _answer(request, ok=False, message=exc.message, status=exc.status)
     return _answer(request, ok=True, message=f"Clock advanced by {present.span(seconds)}; now {present.when(now)}.",
                    extra={"now": now})
 
@@ -552,7 +559,7 @@ async def reset(request: Request) -> Response:
     refusal = _control_refusal(request)
     if refusal is not None:
         return refusal
-    backend(request).reset()
+    backend(request).control.reset()
     return _answer(request, ok=True, message="Simulator reset: every file, batch, fault rule and journal entry "
                    "is forgotten; the clock kept its time.")
 
@@ -565,12 +572,12 @@ async def install_faults(request: Request) -> Response:
     back = f"{_base(request)}/simulator"
     try:
         raw = yaml.safe_load(text) if text.strip() else None
-        scenario = parse_scenario(raw if raw is not None else {})
     except yaml.YAMLError as exc:
         return _answer(request, ok=False, message=f"Not valid JSON or YAML: {exc}", back=back, status=400)
-    except ScenarioError as exc:
-        return _answer(request, ok=False, message=str(exc), back=back, status=400)
-    backend(request).faults.install(scenario)
+    try:
+        backend(request).control.install(raw if raw is not None else {})
+    except ApiError as exc:
+        return _answer(request, ok=False, message=exc.message, back=back, status=exc.status)
     return _answer(request, ok=True, message="Fault scenario installed.", back=back)
 
 
@@ -578,6 +585,6 @@ async def clear_faults(request: Request) -> Response:
     refusal = _control_refusal(request)
     if refusal is not None:
         return refusal
-    backend(request).faults.clear()
+    backend(request).control.clear_faults()
     return _answer(request, ok=True, message="Fault scenario removed.", back=f"{_base(request)}/simulator")
 

@@ -7,7 +7,8 @@
   simulated model's answer (`--replay-missing simulate`).
 - A real upstream (`--upstream URL`) is not an `AnswerSource`: its answers exist only once sent, at
   the time the clock reaches each request, so the batch service hands such batches to a
-  `ClockedAnswers` (`upstream_runs.UpstreamRuns`) instead of planning them whole.
+  `ClockedAnswers` (`upstream_runs.UpstreamRuns`) instead of planning them whole, and the realtime
+  routes send each call to a `Proxy` (`mockserver.upstream.Upstream`, the httpx adapter, is one).
 
 Fault rules of a scenario still come first; a source answers only what they leave to the model.
 """
@@ -28,6 +29,12 @@ from mockserver.store import BatchRow
 class AnswerSource(Protocol):
     def attempt(self, url: str, body: Any, n: int, start: float) -> Attempt:
         """Attempt number `n` (from 0) of the request (`url`, `body`) starting at `start`."""
+        ...
+
+
+class Proxy(Protocol):
+    async def call(self, url: str, body: Any) -> Attempt:
+        """Send the request (`url`, `body`) to a real server now: its answer, or its failure, as an attempt."""
         ...
 
 

@@ -12,11 +12,14 @@ import time
 from collections.abc import Callable
 from typing import Literal, Protocol
 
+from mockserver.errors import BadRequest
+
 ClockMode = Literal["real", "manual"]
 
 
-class ClockError(ValueError):
-    """A request the clock cannot honour (moving a real clock, or going backwards)."""
+class ClockError(BadRequest, ValueError):
+    """A request the clock cannot honour (a bad speed, a bad number of seconds, going backwards); a
+    client that asks for one gets a 400 with the message."""
 
 
 class Clock(Protocol):

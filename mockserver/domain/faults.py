@@ -25,10 +25,12 @@ import orjson
 import yaml
 
 from mockserver.domain.scheduler import Attempt
+from mockserver.errors import BadRequest
 
 
-class ScenarioError(ValueError):
-    """A scenario document that does not have the documented form; the message says where."""
+class ScenarioError(BadRequest, ValueError):
+    """A scenario document that does not have the documented form; the message says where. A client
+    that sends one (the control API, the console) gets a 400 with that message."""
 
 
 def chance(seed: int, *parts: object) -> float:

@@ -355,16 +355,8 @@ class BlockBodies:
             self._fh.seek(self._at)
             self._block = self._fh.read(end - self._at)
         at = self._at
-        try:
-            return normalised_body(orjson.loads(self._block[spans[2 * index] - at : spans[2 * index + 1] - at])["body"])
-        except Exception:
-            import traceback
-            with open("/tmp/blockdebug.txt", "a") as dbg:
-                dbg.write(f"{self._fh.name} index={index} lo={self._lo} hi={self._hi} at={at} n={len(spans)//2} "
-                          f"span={spans[2*index]},{spans[2*index+1]} blocklen={len(self._block)} "
-                          f"spans={list(spans[:40])}\n{self._block[:2000]!r}\n")
-                dbg.write(traceback.format_exc())
-            raise
+        line = self._block[spans[2 * index] - at : spans[2 * index + 1] - at].strip()  # as stored: \v, \f too
+        return normalised_body(orjson.loads(line)["body"])
 
 
 def closed_spans(path: Path, spans: array[int]) -> array[int]:

@@ -1,4 +1,4 @@
-"""`python -m mockserver.record`: run a batch file against a real service and write a cassette.
+"""`python -m client.record`: run a batch file against a real service and write a cassette.
 
 Two ways to record (see `cassette` for the format):
 
@@ -23,6 +23,10 @@ own rules): a bad one is refused with `error: ...` and exit code 2. The cassette
 `OUTPUT.part` and renamed to OUTPUT only when the run has ended, so an existing cassette is never
 damaged; a run that fails (the service unreachable or answering an error, a disk error) says why,
 exits 1 and leaves no `.part` behind.
+
+It lives with the client, not in `mockserver`, because it reads batch files and talks to a Batch API
+the client's way (`client.batchfile`, `client.config`); the simulator never imports the client. It
+uses the simulator's cassette writer, upstream proxy and retry rules.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from mockserver.upstream import Upstream, UpstreamConfig, upstream_config
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m mockserver.record", description="Run a batch file against a real service and write a cassette for --replay.",
+    p = argparse.ArgumentParser(prog="python -m client.record", description="Run a batch file against a real service and write a cassette for --replay.",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("input", help="the batch file (JSONL request lines)")
     p.add_argument("-o", "--output", required=True, help="the cassette to write (JSONL)")
