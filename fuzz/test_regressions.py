@@ -88,7 +88,7 @@ def test_advancing_the_clock_while_a_batch_is_planned_logs_no_error() -> None:
         planned.wait(10)
         return compute(*args)
 
-    harness.backend.planning.compute = held_compute  # type: ignore[method-assign]
+    harness.backend.planning.compute = held_compute  # type: ignore[method-assign,assignment]
     try:
         api = harness.client(harness.new_key())
         created = upload(api, LINE_TEXT + b"\n")

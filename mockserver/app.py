@@ -19,7 +19,7 @@ from mockserver.api import batches, control, files, models, realtime
 from mockserver.api.middleware import FaultsAndJournal
 from mockserver.backend import Backend
 from mockserver.dialect import DOUBLEWORD, Dialect
-from mockserver.errors import ApiError, InternalError, NotFound
+from mockserver.errors import ApiError, InternalError, NotFound, StorageFull
 
 log = logging.getLogger("mockserver")
 
@@ -40,6 +40,13 @@ def error_response(request: Request, error: ApiError) -> Response:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    return error_response(request, exc)
+
+
+async def _storage_full(request: Request, exc: Exception) -> Response:
+    """The disk is full: one log line (no traceback; the cause is known), and live's plain 500."""
+    assert isinstance(exc, StorageFull)
+    log.error("disk full: %s %s answered 500, nothing was stored (%s)", request.method, request.url.path, exc.reason)
     return error_response(request, exc)
 
 
@@ -73,7 +80,7 @@ def create_app(backend: Backend) -> ASGIApp:
         await backend.start()
         yield
 
-    handlers: dict[Any, Any] = {ApiError: _api_error, Exception: _unexpected}
+    handlers: dict[Any, Any] = {StorageFull: _storage_full, ApiError: _api_error, Exception: _unexpected}
     if profile.openai:
         handlers |= {404: _invalid_url, 405: _invalid_url}
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)

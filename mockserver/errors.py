@@ -212,7 +212,12 @@ def openai_envelope(error: ApiError) -> tuple[int, bytes]:
     return status, orjson.dumps({"error": body})
 
 
-class StorageFull(ApiError):
-    """The data folder's disk is full: nothing of the request was stored."""
+class StorageFull(InternalError):
+    """The data folder's disk is full (an upload's body, or SQLite, could not be written): nothing of
+    the request was stored. Live answers a failed store like any internal error (dwctl `errors.rs`:
+    `Error::Internal` is 500 "Internal server error"; the file and batch create handlers map their
+    storage errors to it); `reason` (the OS's or SQLite's words) goes to the server's log only."""
 
-    status = 500
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = " ".join(reason.split())  # one line in the log, whatever the cause says

@@ -7,6 +7,7 @@ used from the event loop only; reads are short primary-key or indexed queries.
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 from array import array
@@ -82,12 +83,6 @@ CREATE TABLE IF NOT EXISTS responses (   -- stored Responses API objects (backgr
     deleted INTEGER NOT NULL DEFAULT 0
 );
 """
-
-
-def raise_if_full(exc: sqlite3.Error) -> None:
-    """`StorageFull` for SQLite's "database or disk is full" (SQLITE_FULL)."""
-    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc):
-        raise StorageFull(f"Storage is full: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -172,6 +167,32 @@ def _batch_update(batch_id: str, changes: dict[str, Any]) -> tuple[str, tuple[An
     return f"UPDATE batches SET {assignments}version = version + 1 WHERE id = ?", (*changes.values(), batch_id)
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether `exc` says the disk is full: ENOSPC (or a quota's EDQUOT) from the OS, SQLITE_FULL from SQLite."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+; the message otherwise
+        return (code & 0xFF) == sqlite3.SQLITE_FULL if isinstance(code, int) else "disk is full" in str(exc)
+    return False
+
+
+def raise_if_full(exc: BaseException) -> None:
+    """Raise `StorageFull` (caused by `exc`) when `exc` is the disk being full; return otherwise."""
+    if is_disk_full(exc):
+        raise StorageFull(str(exc)) from exc
+
+
+@contextmanager
+def _storing() -> Iterator[None]:
+    """Around a write: the disk being full becomes `StorageFull` (answered 500, logged in one line)."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        raise_if_full(exc)
+        raise
+
+
 def _file_row(row: tuple[Any, ...]) -> FileRow:
     (id_, owner, kind, filename, purpose, size, created_at, expires_at, line_count, batch_id, deleted) = row
     return FileRow(id_, owner, kind, filename, purpose, size, created_at, expires_at, line_count, batch_id, bool(deleted))
@@ -210,6 +231,7 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    @_storing()
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
@@ -220,6 +242,7 @@ class Store:
     def blob_path(self, file_id: str) -> Path:
         return self.blob_dir / f"{file_id}.jsonl"
 
+    @_storing()
     def keep_blob(self, temp: Path, file_id: str) -> None:
         """Move a fully written, fsynced upload into place and make the rename durable."""
         os.replace(temp, self.blob_path(file_id))
@@ -230,6 +253,7 @@ class Store:
             os.close(dir_fd)
 
     # -- files ------------------------------------------------------------------------------------
+    @_storing()
     def insert_file(self, row: FileRow, spans: array[int] | None = None) -> None:
         """Record a file; an input file's spans go in as a blob written in pieces from the array
         itself (binding it whole made SQLite and Python copy all of it: about 3 MiB of peak memory
@@ -296,10 +320,12 @@ class Store:
         )
         return [_file_row(r) for r in self.db.execute(sql, (*args, limit))]
 
+    @_storing()
     def mark_file_deleted(self, file_id: str) -> None:
         self.db.execute("UPDATE files SET deleted = 1 WHERE id = ?", (file_id,))
 
     # -- batches ----------------------------------------------------------------------------------
+    @_storing()
     def insert_batch(self, row: BatchRow) -> None:
         self.db.execute(
             f"INSERT INTO batches ({_BATCH_COLUMNS}) VALUES ({', '.join('?' * len(_BATCH_FIELDS))})",
@@ -329,6 +355,7 @@ class Store:
     def unscheduled_batches(self) -> list[BatchRow]:
         return [_batch_row(r) for r in self.db.execute(f"SELECT {_BATCH_COLUMNS} FROM batches WHERE scheduled = 0")]
 
+    @_storing()
     def update_batch(self, batch_id: str, **changes: Any) -> None:
         self.db.execute(*_batch_update(batch_id, changes))
         self.forget_batch(batch_id)
@@ -338,6 +365,7 @@ class Store:
         self._batches.pop(batch_id, None)
 
     # -- requests of a batch --------------------------------------------------------------------
+    @_storing()
     def save_requests(
         self, batch_id: str, rows: list[RequestRow], mark_scheduled: bool, **changes: Any
     ) -> None:
@@ -355,9 +383,6 @@ class Store:
                 if mark_scheduled:
                     changes["scheduled"] = 1
                 db.execute(*_batch_update(batch_id, changes))
-        except sqlite3.OperationalError as exc:
-            raise_if_full(exc)
-            raise
         finally:
             db.close()
 
@@ -412,6 +437,7 @@ class Store:
         return [(str(m), int(p), int(c)) for m, p, c in self.db.execute(sql, (batch_id, until))]
 
     # -- stored responses ----------------------------------------------------------------------------
+    @_storing()
     def insert_response(self, response_id: str, owner: str, start_at: float, end_at: float, body: bytes) -> None:
         self.db.execute(
             "INSERT INTO responses (id, owner, start_at, end_at, body) VALUES (?, ?, ?, ?, ?)",
@@ -424,6 +450,7 @@ class Store:
         ).fetchone()
         return None if row is None else (row[0], row[1], row[2], bytes(row[3]), row[4], bool(row[5]))
 
+    @_storing()
     def update_response(self, response_id: str, *, cancelled_at: float | None = None, deleted: bool = False) -> None:
         if cancelled_at is not None:
             self.db.execute("UPDATE responses SET cancelled_at = ? WHERE id = ?", (cancelled_at, response_id))
@@ -440,14 +467,18 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """All or nothing; a full disk at COMMIT (or before) is `StorageFull`, with nothing kept."""
         self.db.execute("BEGIN")
         try:
-            yield
+            with _storing():
+                yield
+                self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite may have rolled back already (a full disk can do that)
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
+    @_storing()
     def forget_everything(self) -> None:
         """Reset: drop every object and body; the clock (in `meta`) stays."""
         self._batches.clear()

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from mockserver.domain import upload as upload_module
 from mockserver.domain.upload import Upload
 from mockserver.domain.validation import LineRules, _custom_id_ok, check_request, parse_line, quick_check
-from mockserver.errors import ApiError
+from mockserver.errors import ApiError, StorageFull
 from mockserver.store import Store
 
 CHAT_MODEL = "chat-model"
@@ -314,7 +314,7 @@ def test_a_write_error_reaches_the_caller(store: Store, monkeypatch: pytest.Monk
     monkeypatch.setattr(upload_module, "_write_all", fail)
     threads = threading.active_count()
     upload = new_upload(store)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(StorageFull) as caught:  # a full disk: answered 500, logged in one line (app.py)
         try:
             upload.begin_file("batch.jsonl")
             for chunk in cut(BODY, 7):
@@ -323,6 +323,7 @@ def test_a_write_error_reaches_the_caller(store: Store, monkeypatch: pytest.Monk
             upload.commit()
         finally:
             upload.abort()
+    assert isinstance(caught.value.__cause__, OSError) and "No space left" in caught.value.reason
     assert not store.temp_path("file-1").exists()
     assert store.get_file("file-1") is None
     assert threading.active_count() == threads

@@ -14,8 +14,8 @@ of every request row; the batch's cached views are dropped on the event loop aft
 - With a real upstream (`ClockedAnswers`), the plan is the upstream driver's: pending rows, answered
   as the clock reaches them.
 - A write that fails because the disk is full (`errors.StorageFull`) leaves the batch unplanned: it
-  shows `validating` (`stalled`), and planning is tried again every `RETRY_AFTER` seconds until the
-  write succeeds. Nothing is half-stored (the write is one transaction).
+  shows `validating` (`stalled`), and planning is tried again every `RETRY_AFTER` seconds, and at
+  once when the batch is read, until the write succeeds. Nothing is half-stored (one transaction).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class PlanningRunner:
                 await self._store(row.id, plan)
             except StorageFull as full:
                 log.error("disk full: the plan of batch %s was not stored (%s); trying again in %g s",
-                          row.id, full.message, RETRY_AFTER)
+                          row.id, full.reason, RETRY_AFTER)
                 self._stalled.add(row.id)
                 self.on_saved(row.id)
                 self._retry_later(row, indices, ready_at)
@@ -156,8 +156,18 @@ class PlanningRunner:
 
     # -- waiting ------------------------------------------------------------------------------------
     def needs_plan(self, row: BatchRow) -> bool:
-        """Whether a read of the batch now must wait for its plan: only once validation has ended."""
-        return not row.scheduled and self.now() >= row.ready_at and row.id not in self._stalled
+        """Whether a read of the batch now must wait for its plan: only once validation has ended. A
+        read of a batch whose plan could not be stored tries again at once, without waiting for it."""
+        if row.scheduled or self.now() < row.ready_at:
+            return False
+        if row.id in self._stalled:
+            if row.id not in self._tasks:
+                handle = self._retries.pop(row.id, None)
+                if handle is not None:
+                    handle.cancel()
+                self.start(row)
+            return False
+        return True
 
     def stalled(self, batch_id: str) -> bool:
         """Whether the batch's plan could not be stored yet (it stays `validating` meanwhile)."""

@@ -23,7 +23,7 @@ from pathlib import Path
 from mockserver.domain.line_scan import LineScanner
 from mockserver.domain.validation import LineRules
 from mockserver.errors import BadRequest, PayloadTooLarge
-from mockserver.store import FileRow, Store
+from mockserver.store import FileRow, Store, raise_if_full
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 # The writer thread takes the body in batches of at least _BATCH_BYTES (or _BATCH_PIECES chunks, as
@@ -200,7 +200,11 @@ class Upload:
         self._size += len(data)
         if self._max_size and self._size > self._max_size:
             raise PayloadTooLarge(f"File exceeds the maximum allowed size of {self._max_size} bytes")
-        self._out.write(data)
+        try:
+            self._out.write(data)  # re-raises the writer thread's error, a full disk among them
+        except OSError as exc:
+            raise_if_full(exc)
+            raise
         self._scanner.feed(data)
 
     def end_file(self) -> None:
@@ -214,7 +218,11 @@ class Upload:
             self._check_openai_upload()
         assert self._out is not None
         out, self._out = self._out, None
-        out.close()
+        try:
+            out.close()
+        except OSError as exc:  # the last writes, or the fsync, found the disk full
+            raise_if_full(exc)
+            raise
         lines, spans = self._scanner.lines, self._scanner.spans
         now = self._now()
         ttl = self.expires_after_seconds if self.expires_after_seconds is not None else self._default_ttl
@@ -231,8 +239,12 @@ class Upload:
             batch_id=None,
             deleted=False,
         )
-        self._store.keep_blob(self._temp, self.file_id)
-        self._store.insert_file(row, spans)
+        try:
+            self._store.keep_blob(self._temp, self.file_id)
+            self._store.insert_file(row, spans)
+        except BaseException:  # e.g. SQLite found the disk full: no body without its row
+            self._store.blob_path(self.file_id).unlink(missing_ok=True)
+            raise
         return row
 
     def _check_openai_upload(self) -> None:
