@@ -48,7 +48,8 @@ from client.config import API_KEY_ENV, resolve_base_url
 from client.errors import BatchFileError, ConfigurationError, DoublewordError
 from mockserver.cassette import Writer, attempt_record
 from mockserver.domain.scheduler import Attempt, backoff, is_retriable
-from mockserver.upstream import Upstream, UpstreamConfig, upstream_config
+from mockserver.settings import UpstreamConfig
+from mockserver.upstream import Upstream, upstream_config
 
 
 def build_parser() -> argparse.ArgumentParser:

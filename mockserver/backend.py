@@ -14,7 +14,7 @@ import math
 from mockserver import cassette
 from mockserver.dialect import dialect_of
 from mockserver.domain.admission import Admission
-from mockserver.domain.answers import AnswerSource, ReplayAnswers, SimulatedAnswers
+from mockserver.domain.answers import AnswerSource, SimulatedAnswers
 from mockserver.domain.batches import BatchService
 from mockserver.domain.clock import Clock, ManualClock, RealClock
 from mockserver.domain.control import Control
@@ -57,7 +57,7 @@ class Backend:
         answers: AnswerSource = SimulatedAnswers(model)
         if settings.upstream is None and settings.replay is not None:  # a cassette answers, with its latencies
             fallback = SimulatedAnswers(model) if settings.replay_missing == "simulate" else None
-            answers = ReplayAnswers(cassette.load(settings.replay), fallback)
+            answers = cassette.ReplayAnswers(cassette.load(settings.replay), fallback)
         timing = Timing(settings.latency_min, settings.latency_max, settings.concurrency_per_model)
         self.upstream = Upstream(settings.upstream) if settings.upstream is not None else None
         self.realtime = Realtime(store, settings, model, ids.uuid, clock.now, self.faults, self.users, answers,
@@ -110,7 +110,9 @@ class Backend:
         self.planning.resume_unscheduled()
 
     def close(self) -> None:
-        """Stop what runs beside the server: the upstream's thread, its event loop and connections."""
+        """Stop what runs beside the server: the planning thread; the upstream's thread, its event loop
+        and connections."""
+        self.planning.close()
         if self.upstream is not None:
             self.upstream.close()
 

@@ -30,6 +30,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from mockserver.domain.answers import SimulatedAnswers
 from mockserver.domain.scheduler import Attempt
 from mockserver.domain.validation import normalised_body
 
@@ -142,3 +143,23 @@ class Writer:
 
     def status(self, t: float, status: str, completed: int, failed: int) -> None:
         self._write({"type": "status", "t": round(t, 6), "status": status, "completed": completed, "failed": failed})
+
+
+def cassette_miss(cassette: Cassette, url: str) -> dict[str, Any]:
+    message = (f"No recorded answer for this {url} request in cassette {cassette.path.name} "
+               "(replay matches url and body exactly; start with --replay-missing simulate to answer it anyway)")
+    return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": "cassette_miss"}}
+
+
+class ReplayAnswers:
+    def __init__(self, cassette: Cassette, fallback: SimulatedAnswers | None) -> None:
+        self.cassette = cassette
+        self.fallback = fallback
+
+    def attempt(self, url: str, body: Any, n: int, start: float) -> Attempt:
+        found = self.cassette.find(url, body)
+        if found is not None:
+            return found.attempt(n)
+        if self.fallback is not None:
+            return self.fallback.attempt(url, body, n, start)
+        return Attempt(400, cassette_miss(self.cassette, url))

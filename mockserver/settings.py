@@ -6,15 +6,13 @@ completion windows). Nothing here reads the environment or the command line; `__
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import orjson
-
-if TYPE_CHECKING:
-    from mockserver.upstream import UpstreamConfig
 
 ModelKind = Literal["chat", "embeddings"]
 
@@ -28,6 +26,17 @@ BATCH_URL_PATHS: tuple[str, ...] = (
 
 MIB = 1024 * 1024
 DAY = 86_400
+
+
+@dataclass(frozen=True)
+class UpstreamConfig:
+    """A real OpenAI-compatible server that answers (`--upstream`; `mockserver.upstream` sends to it)."""
+
+    url: str  # the base URL as the openai SDK takes it, e.g. http://localhost:8001/v1
+    key: str | None = field(default=None, repr=False)
+    models: Mapping[str, str] = field(default_factory=dict)
+    concurrency: int = 16
+    timeout: float = 600.0
 
 
 @dataclass(frozen=True)

@@ -23,25 +23,16 @@ import concurrent.futures
 import contextlib
 import threading
 import time
-from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import httpx
 import orjson
 
 from mockserver.domain.scheduler import Attempt
+from mockserver.settings import UpstreamConfig
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class UpstreamConfig:
-    url: str  # the base URL as the openai SDK takes it, e.g. http://localhost:8001/v1
-    key: str | None = field(default=None, repr=False)
-    models: Mapping[str, str] = field(default_factory=dict)
-    concurrency: int = 16
-    timeout: float = 600.0
 
 
 def parse_model_map(pairs: list[str]) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.domain.scheduler import STOP_BEFORE_DEADLINE, Attempt, Timing, backoff, is_retriable, plan
+from mockserver.domain.scheduler import STOP_BEFORE_DEADLINE, Attempt, Scheduler, Timing, backoff, is_retriable, plan
 
 OK = Attempt(200, {"ok": True})
 DAY = 86_400.0
@@ -77,3 +77,30 @@ def test_a_subset_can_be_replanned_from_a_later_time() -> None:
 def test_an_attempt_may_set_its_own_latency() -> None:
     (only,) = plan(["m"], 0.0, DAY, Timing(), lambda i, n, s: Attempt(200, {}, latency=30.0), lambda i, n: 1.0)
     assert only.end == 30.0
+
+
+def test_on_the_clock_an_attempt_is_due_only_once_its_start_has_come() -> None:
+    scheduler = Scheduler(Timing(concurrency=1), 10.0, 10.0 + DAY)
+    scheduler.add(0, "m")
+    scheduler.add(1, "m")
+    assert scheduler.due(9.0) is None
+    assert scheduler.due(10.0) == (0, 0, 10.0)
+    assert scheduler.due(100.0) is None  # the one slot is taken
+    assert scheduler.finish(0, 0, 12.0, Attempt(503, "busy")) is None  # retried after 1 s
+    assert scheduler.due(11.9) is None
+    assert scheduler.due(12.0) == (1, 0, 12.0)  # the slot freed at 12; request 1 was queued first
+    final = scheduler.finish(1, 0, 13.0, OK)
+    assert final is not None and (final.index, final.start, final.end, final.attempts) == (1, 12.0, 13.0, 1)
+    assert scheduler.due(12.9) is None
+    assert scheduler.due(13.0) == (0, 1, 13.0)
+    final = scheduler.finish(0, 1, 14.0, OK)
+    assert final is not None and (final.start, final.end, final.attempts) == (10.0, 14.0, 2)
+    assert not scheduler.waiting
+
+
+def test_requests_the_driver_no_longer_owns_are_dropped_without_taking_a_slot() -> None:
+    scheduler = Scheduler(Timing(concurrency=1), 0.0, DAY)
+    for i in range(3):
+        scheduler.add(i, "m")
+    assert scheduler.due(keep=lambda i: i == 2) == (2, 0, 0.0)
+    assert not scheduler.waiting

@@ -1,7 +1,7 @@
 """Where the answers of batch lines and realtime calls come from: the answer sources.
 
 - `SimulatedAnswers`: the seeded simulated model (the default).
-- `ReplayAnswers` (`--replay CASSETTE`): the recorded answer of the same request (matched by url and
+- `cassette.ReplayAnswers` (`--replay CASSETTE`, an adapter above the domain): the recorded answer of the same request (matched by url and
   body), with its recorded latency, which the schedule puts on the virtual clock; a request the
   cassette lacks gets a 400 error naming the cassette (`--replay-missing error`, the default) or the
   simulated model's answer (`--replay-missing simulate`).
@@ -15,15 +15,17 @@ Fault rules of a scenario still come first; a source answers only what they leav
 
 from __future__ import annotations
 
+import concurrent.futures
 from array import array
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from mockserver.cassette import Cassette
 from mockserver.domain.model import SimulatedModel
 from mockserver.domain.scheduler import Attempt
 from mockserver.store import BatchRow
+
+T = TypeVar("T")
 
 
 class AnswerSource(Protocol):
@@ -35,6 +37,18 @@ class AnswerSource(Protocol):
 class Proxy(Protocol):
     async def call(self, url: str, body: Any) -> Attempt:
         """Send the request (`url`, `body`) to a real server now: its answer, or its failure, as an attempt."""
+        ...
+
+
+class UpstreamLoop(Protocol):
+    """A real server reached from an event loop of its own (`mockserver.upstream.Upstream`)."""
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run `coro` on the upstream's loop (from any thread)."""
+        ...
+
+    async def send(self, url: str, body: Any) -> tuple[Attempt, float]:
+        """On the upstream's loop: the answer to (`url`, `body`) and the real seconds it took."""
         ...
 
 
@@ -51,23 +65,3 @@ class SimulatedAnswers:
     def attempt(self, url: str, body: Any, n: int, start: float) -> Attempt:
         answer = self.model.answer(url, body, int(start))
         return Attempt(answer.status, answer.body)
-
-
-def cassette_miss(cassette: Cassette, url: str) -> dict[str, Any]:
-    message = (f"No recorded answer for this {url} request in cassette {cassette.path.name} "
-               "(replay matches url and body exactly; start with --replay-missing simulate to answer it anyway)")
-    return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": "cassette_miss"}}
-
-
-class ReplayAnswers:
-    def __init__(self, cassette: Cassette, fallback: SimulatedAnswers | None) -> None:
-        self.cassette = cassette
-        self.fallback = fallback
-
-    def attempt(self, url: str, body: Any, n: int, start: float) -> Attempt:
-        found = self.cassette.find(url, body)
-        if found is not None:
-            return found.attempt(n)
-        if self.fallback is not None:
-            return self.fallback.attempt(url, body, n, start)
-        return Attempt(400, cassette_miss(self.cassette, url))

@@ -1,7 +1,8 @@
 """The planning runner: where and when a batch's plan is made and stored.
 
 Planning starts when a batch is created (and again for the requests a retry re-runs), runs off the
-event loop (a worker thread runs `planner.plan_rows`, which is pure), and ends with one store write
+event loop (the planning thread runs `planner.plan_rows`, which is pure; one plan at a time), and
+ends with one store write
 of every request row; the batch's cached views are dropped on the event loop after that write
 (`on_saved`). Reads never wait for a plan they do not need: a batch is `validating` until its
 `ready_at` whatever its plan's state, so only a read past `ready_at` waits (`needs_plan`).
@@ -21,6 +22,7 @@ of every request row; the batch's cached views are dropped on the event loop aft
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from array import array
 from collections.abc import Callable, Sequence
@@ -71,6 +73,9 @@ class PlanningRunner:
         self.clocked = clocked  # a real upstream (`--upstream`): sent as the clock goes
         self.now = now
         self.on_saved = on_saved  # drop what is cached of a batch (on the event loop, after the write)
+        # One planning thread: plans run one after another, so a burst of big batches holds the memory
+        # of one plan at a time (and, under the GIL, more threads would not finish them sooner).
+        self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="planning")
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stalled: set[str] = set()  # batches whose plan could not be stored (disk full)
         self._retries: dict[str, asyncio.TimerHandle] = {}
@@ -89,7 +94,8 @@ class PlanningRunner:
         async def run() -> None:
             if previous is not None:
                 await previous
-            plan = await asyncio.to_thread(self.compute, row, blob, spans, indices, start)
+            loop = asyncio.get_running_loop()
+            plan = await loop.run_in_executor(self._worker, self.compute, row, blob, spans, indices, start)
             try:
                 await self._store(row.id, plan)
             except StorageFull as full:
@@ -200,6 +206,10 @@ class PlanningRunner:
             row = self.store.get_batch(batch_id)
             if row is not None and not row.deleted and row.cancelled_at is None:
                 self.start(row, sorted(indices), ready_at=max(self.now(), row.ready_at))
+
+    def close(self) -> None:
+        """Stop the planning thread (a plan under way is dropped; a restart plans it again)."""
+        self._worker.shutdown(wait=False, cancel_futures=True)
 
     def forget(self) -> None:
         for task in self._tasks.values():

@@ -33,11 +33,11 @@ from typing import Any
 
 import orjson
 
+from mockserver.domain.answers import UpstreamLoop
 from mockserver.domain.faults import Faults, Outcome
 from mockserver.domain.files import closed_spans, raw_lines, request_body
 from mockserver.domain.scheduler import Attempt, Planned, Scheduler, Timing
 from mockserver.store import BatchRow, RequestRow, Store
-from mockserver.upstream import Upstream
 
 PENDING = 1e15  # the start and end of a request the upstream has not answered yet (year 31 million)
 TICK = 0.02  # real seconds between looks at the clock while waiting for it
@@ -61,7 +61,7 @@ class _Job:
 
 class UpstreamRuns:
     def __init__(
-        self, store: Store, upstream: Upstream, timing: Timing, now: Callable[[], float], row_of: RowOf,
+        self, store: Store, upstream: UpstreamLoop, timing: Timing, now: Callable[[], float], row_of: RowOf,
         on_saved: Callable[[str], None], faults: Faults,
     ) -> None:
         self.faults = faults
