@@ -3,6 +3,7 @@ printed against its goal."""
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Sequence
 
@@ -17,6 +18,32 @@ def proc_status(pid: int) -> dict[str, int]:
             if len(parts) == 2 and parts[1] == "kB":
                 out[key] = int(parts[0]) * 1024
     return out
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it (the server's planning process, for one)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as fh:
+                    queue.extend(int(child) for child in fh.read().split())
+        except OSError:
+            continue
+    return found
+
+
+def tree_rss(pid: int) -> int:
+    """The resident memory of `pid` and its descendants, in bytes."""
+    total = 0
+    for each in descendants(pid):
+        try:
+            total += proc_status(each).get("VmRSS", 0)
+        except OSError:
+            continue
+    return total
 
 
 def reset_peak(pid: int) -> bool:

@@ -1,8 +1,16 @@
 """Durable state: one SQLite database (WAL, synchronous=FULL) and a folder of uploaded file bodies.
 
-The store knows rows, not rules: it saves and loads what the domain hands it. Every write that backs
-an acknowledged create is committed (and the body fsynced) before the call returns. One connection,
-used from the event loop only; reads are short primary-key or indexed queries.
+The store knows records, not rules: it maps the domain's records (`FileRow`, `BatchRow`,
+`RequestRow`) to rows and back, and nothing else in the simulator runs SQL. Every write that backs an
+acknowledged create is committed (and the body fsynced) before the call returns.
+
+The one write policy: every write goes through a method here. Writes made while answering a request
+use the event loop's connection. The two writes that may run on a worker thread, so that a large
+plan or an upstream's answers never hold up the loop, are `save_requests` (one transaction on a
+connection of its own) and the read `batch_stopped`; worker threads never touch the caches. After
+such a write the caller drops the batch's cached row on the event loop (`forget_batch`), and every
+write bumps the batch's `version`, which the caches above the store (views, rendered JSON) compare.
+A full disk is `errors.StorageFull`, with nothing of the write kept.
 """
 
 from __future__ import annotations
@@ -198,6 +206,32 @@ def _file_row(row: tuple[Any, ...]) -> FileRow:
     return FileRow(id_, owner, kind, filename, purpose, size, created_at, expires_at, line_count, batch_id, bool(deleted))
 
 
+@_storing()
+def write_requests(path: Path, batch_id: str, rows: list[RequestRow], mark_scheduled: bool, **changes: Any) -> None:
+    """Insert or replace request rows of a batch in one transaction, with `changes` to the batch (and
+    its version bumped), on a connection of its own: it may run on a worker thread or in the planning
+    process, so a large plan never holds up the event loop. The caller then drops the batch's cached
+    row on the event loop (`Store.forget_batch`). A full disk raises `StorageFull`, nothing stored."""
+    db = _connect(path)
+    try:
+        with db:
+            db.executemany(
+                f"INSERT OR REPLACE INTO requests ({_REQUEST_COLUMNS}) VALUES ({', '.join('?' * len(RequestRow._fields))})",
+                rows,
+            )
+            if mark_scheduled:
+                changes["scheduled"] = 1
+            db.execute(*_batch_update(batch_id, changes))
+    finally:
+        db.close()
+
+
+def _connect(path: Path, autocommit: bool = False) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None if autocommit else "DEFERRED", timeout=30, check_same_thread=False)
+    db.execute("PRAGMA synchronous=FULL")
+    return db
+
+
 class Store:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
@@ -218,10 +252,7 @@ class Store:
                 self.db.execute(f"ALTER TABLE batches ADD COLUMN {added} {kind}")
 
     def _connect(self, autocommit: bool = False) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, isolation_level=None if autocommit else "DEFERRED", timeout=30,
-                             check_same_thread=False)
-        db.execute("PRAGMA synchronous=FULL")
-        return db
+        return _connect(self.path, autocommit)
 
     def close(self) -> None:
         self.db.close()
@@ -365,26 +396,9 @@ class Store:
         self._batches.pop(batch_id, None)
 
     # -- requests of a batch --------------------------------------------------------------------
-    @_storing()
-    def save_requests(
-        self, batch_id: str, rows: list[RequestRow], mark_scheduled: bool, **changes: Any
-    ) -> None:
-        """Insert or replace request rows in one transaction (and bump the batch's version), on a
-        connection of its own: this may run on a worker thread, so a large plan never holds up the
-        event loop. The caller then calls `forget_batch` on the event loop (a read may be under way
-        there). A full disk raises `StorageFull` with nothing stored."""
-        db = self._connect()
-        try:
-            with db:
-                db.executemany(
-                    f"INSERT OR REPLACE INTO requests ({_REQUEST_COLUMNS}) VALUES ({', '.join('?' * len(RequestRow._fields))})",
-                    rows,
-                )
-                if mark_scheduled:
-                    changes["scheduled"] = 1
-                db.execute(*_batch_update(batch_id, changes))
-        finally:
-            db.close()
+    def save_requests(self, batch_id: str, rows: list[RequestRow], mark_scheduled: bool, **changes: Any) -> None:
+        """`write_requests` into this store."""
+        write_requests(self.path, batch_id, rows, mark_scheduled, **changes)
 
     def batch_stopped(self, batch_id: str) -> bool:
         """Whether the batch is cancelled, deleted or gone; callable from any thread (its own connection)."""

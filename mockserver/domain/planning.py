@@ -23,7 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
+import multiprocessing
+import os
+import threading
+import time
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +38,7 @@ from typing import Any
 import orjson
 
 from mockserver.domain.answers import AnswerSource, ClockedAnswers
-from mockserver.domain.faults import Faults
+from mockserver.domain.faults import Faults, Scenario
 from mockserver.domain.files import BlockBodies, batch_requests, closed_spans, raw_lines
 from mockserver.domain.openai_validation import check_file
 from mockserver.domain.planner import PlanSpec, no_rules, plan_rows, rules_for
@@ -42,10 +47,12 @@ from mockserver.domain.realtime import model_not_found
 from mockserver.domain.scheduler import Attempt, Timing
 from mockserver.errors import StorageFull
 from mockserver.settings import Settings
-from mockserver.store import BatchRow, RequestRow, Store
+from mockserver.store import BatchRow, RequestRow, Store, write_requests
 
 log = logging.getLogger("mockserver")
 RETRY_AFTER = 1.0  # real seconds between tries of a plan whose write found the disk full
+PARENT_CHECK = 0.5  # real seconds between the planning process's looks at whether the server is still there
+IN_PROCESS_BELOW = 2_000  # requests: smaller plans run on the planning thread, bigger ones in the process
 
 
 @dataclass
@@ -56,6 +63,70 @@ class Plan:
     mark_scheduled: bool
     changes: dict[str, Any] = field(default_factory=dict)
     handed_over: bool = False  # a real upstream answers the requests (it stores its own rows)
+
+
+@dataclass(frozen=True)
+class PlanJob:
+    """Everything a plan depends on, picklable: a plan may be made in the planning process."""
+
+    row: BatchRow
+    blob: Path
+    spans: array[int]
+    indices: Sequence[int] | None
+    ready_at: float
+    settings: Settings
+    policy: Policy
+    scenario: Scenario  # the one in force when the plan is made
+    timing: Timing
+    answers: AnswerSource
+    handed_over: bool  # a real upstream answers: only the file check is made here
+
+
+def compute(job: PlanJob) -> Plan:
+    """The plan of `job` (pure but for reading the upload)."""
+    row, blob, spans, indices, settings = job.row, job.blob, job.spans, job.indices, job.settings
+    changes: dict[str, Any] = {}
+    if job.policy.openai and indices is None:  # OpenAI checks the file when the batch validates
+        models = {m.name: m.kind for m in settings.models}
+        checked = check_file(raw_lines(blob, spans, range(len(spans) // 2)), row.endpoint, models,
+                             settings.max_requests_per_file)
+        if checked.errors:
+            return Plan([], True, {"errors": orjson.dumps({"data": checked.errors}).decode(), "total": 0})
+        changes["model"] = checked.model
+    if job.handed_over:  # answers that exist only once sent: the upstream driver's rows
+        return Plan([], False, changes, handed_over=True)
+    spans = plan_spans(blob, spans, job.policy, indices)
+    if not spans:  # no templates (e.g. a batch made from an output file): nothing to plan
+        return Plan([], indices is None, changes)
+    requests = batch_requests(blob, spans)
+    scenario = job.scenario
+    rules = rules_for(scenario.outcome_for, requests) if scenario.requests else no_rules(len(requests))
+    spec = PlanSpec(row.id, job.ready_at, row.expires_at, settings.seed, job.timing,
+                    job.policy.http_failures_keep_response)
+
+    def missing_model(model: str) -> Attempt | None:
+        """A model removed from the configuration since the upload: the proxy's 404."""
+        return Attempt(404, model_not_found(model)) if settings.model(model) is None else None
+
+    with BlockBodies(blob, spans) as bodies:
+        rows = plan_rows(spec, requests, bodies, job.answers, rules, missing_model, indices)
+    return Plan(rows, indices is None, changes)
+
+
+def plan_and_store(job: PlanJob, db_path: Path) -> str | None:
+    """In the planning process: make the plan and write it (the store's one transaction). None when
+    written; the reason when the disk was full (nothing written)."""
+    try:
+        write_plan(functools.partial(write_requests, db_path), job.row.id, compute(job))
+    except StorageFull as full:
+        return full.reason
+    return None
+
+
+def write_plan(save: Callable[..., None], batch_id: str, plan: Plan) -> None:
+    """`save(batch_id, rows, mark_scheduled, **changes)` the plan, when it has anything to store."""
+    if plan.rows or plan.mark_scheduled or plan.changes:
+        save(batch_id, plan.rows, plan.mark_scheduled, **plan.changes)
 
 
 class PlanningRunner:
@@ -73,9 +144,11 @@ class PlanningRunner:
         self.clocked = clocked  # a real upstream (`--upstream`): sent as the clock goes
         self.now = now
         self.on_saved = on_saved  # drop what is cached of a batch (on the event loop, after the write)
-        # One planning thread: plans run one after another, so a burst of big batches holds the memory
-        # of one plan at a time (and, under the GIL, more threads would not finish them sooner).
+        # One planning thread, and for big plans one planning process: plans run one after another, so
+        # a burst of big batches holds the memory of one plan at a time; a big plan runs on a core of
+        # its own, so the event loop keeps answering polls meanwhile (a thread would share the GIL).
         self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="planning")
+        self._process: concurrent.futures.ProcessPoolExecutor | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stalled: set[str] = set()  # batches whose plan could not be stored (disk full)
         self._retries: dict[str, asyncio.TimerHandle] = {}
@@ -94,18 +167,16 @@ class PlanningRunner:
         async def run() -> None:
             if previous is not None:
                 await previous
-            loop = asyncio.get_running_loop()
-            plan = await loop.run_in_executor(self._worker, self.compute, row, blob, spans, indices, start)
-            try:
-                await self._store(row.id, plan)
-            except StorageFull as full:
+            job = self.job(row, blob, spans, indices, start)
+            full = await self._plan(job)
+            if full is not None:
                 log.error("disk full: the plan of batch %s was not stored (%s); trying again in %g s",
-                          row.id, full.reason, RETRY_AFTER)
+                          row.id, full, RETRY_AFTER)
                 self._stalled.add(row.id)
                 self.on_saved(row.id)
                 self._retry_later(row, indices, ready_at)
                 return
-            if plan.handed_over:
+            if job.handed_over:
                 assert self.clocked is not None
                 await asyncio.to_thread(self.clocked.begin, row, blob, plan_spans(blob, spans, self.policy, indices),
                                         indices, start)
@@ -125,40 +196,38 @@ class PlanningRunner:
 
         self._retries[row.id] = asyncio.get_running_loop().call_later(RETRY_AFTER, again)
 
-    async def _store(self, batch_id: str, plan: Plan) -> None:
-        if plan.rows or plan.mark_scheduled or plan.changes:
-            await asyncio.to_thread(self.store.save_requests, batch_id, plan.rows, plan.mark_scheduled,
-                                    **plan.changes)
-
-    # -- the plan itself (on a worker thread) -----------------------------------------------------
-    def compute(
+    def job(
         self, row: BatchRow, blob: Path, spans: array[int], indices: Sequence[int] | None, ready_at: float
-    ) -> Plan:
-        changes: dict[str, Any] = {}
-        if self.policy.openai and indices is None:  # OpenAI checks the file when the batch validates
-            models = {m.name: m.kind for m in self.settings.models}
-            checked = check_file(raw_lines(blob, spans, range(len(spans) // 2)), row.endpoint, models,
-                                 self.settings.max_requests_per_file)
-            if checked.errors:
-                return Plan([], True, {"errors": orjson.dumps({"data": checked.errors}).decode(), "total": 0})
-            changes["model"] = checked.model
-        if self.clocked is not None:  # answers that exist only once sent: the upstream driver's rows
-            return Plan([], False, changes, handed_over=True)
-        spans = plan_spans(blob, spans, self.policy, indices)
-        if not spans:  # no templates (e.g. a batch made from an output file): nothing to plan
-            return Plan([], indices is None, changes)
-        requests = batch_requests(blob, spans)
-        scenario = self.faults.scenario  # the scenario in force when the plan is made
-        rules = rules_for(scenario.outcome_for, requests) if scenario.requests else no_rules(len(requests))
-        spec = PlanSpec(row.id, ready_at, row.expires_at, self.settings.seed, self.timing,
-                        self.policy.http_failures_keep_response)
-        with BlockBodies(blob, spans) as bodies:
-            rows = plan_rows(spec, requests, bodies, self.answers, rules, self._missing_model, indices)
-        return Plan(rows, indices is None, changes)
+    ) -> PlanJob:
+        return PlanJob(row, blob, spans, indices, ready_at, self.settings, self.policy, self.faults.scenario,
+                       self.timing, self.answers, handed_over=self.clocked is not None)
 
-    def _missing_model(self, model: str) -> Attempt | None:
-        """A model removed from the configuration since the upload: the proxy's 404."""
-        return Attempt(404, model_not_found(model)) if self.settings.model(model) is None else None
+    async def _plan(self, job: PlanJob) -> str | None:
+        """Make and store the plan: a big one in the planning process, others on the planning thread.
+        None when stored; the reason when the disk was full."""
+        loop = asyncio.get_running_loop()
+        if self._plan_in_process(job):
+            return await loop.run_in_executor(self._planning_process(), plan_and_store, job, self.store.path)
+        plan = await loop.run_in_executor(self._worker, self.compute, job)
+        try:  # on the planning thread too: plans are written one at a time
+            await loop.run_in_executor(self._worker, write_plan, self.store.save_requests, job.row.id, plan)
+        except StorageFull as full:
+            return full.reason
+        return None
+
+    def _plan_in_process(self, job: PlanJob) -> bool:
+        return len(job.spans) // 2 >= IN_PROCESS_BELOW and not job.handed_over
+
+    def compute(self, job: PlanJob) -> Plan:
+        """A plan on the planning thread (a seam tests may hold)."""
+        return compute(job)
+
+    def _planning_process(self) -> concurrent.futures.ProcessPoolExecutor:
+        if self._process is None:  # started with the first big plan; spawned: the server has threads
+            context = multiprocessing.get_context("spawn")
+            self._process = concurrent.futures.ProcessPoolExecutor(
+                max_workers=1, mp_context=context, initializer=_end_with, initargs=(os.getpid(),))
+        return self._process
 
     # -- waiting ------------------------------------------------------------------------------------
     def needs_plan(self, row: BatchRow) -> bool:
@@ -208,8 +277,10 @@ class PlanningRunner:
                 self.start(row, sorted(indices), ready_at=max(self.now(), row.ready_at))
 
     def close(self) -> None:
-        """Stop the planning thread (a plan under way is dropped; a restart plans it again)."""
+        """Stop the planning thread and process (a plan under way is dropped; a restart plans it again)."""
         self._worker.shutdown(wait=False, cancel_futures=True)
+        if self._process is not None:
+            self._process.shutdown(wait=False, cancel_futures=True)
 
     def forget(self) -> None:
         for task in self._tasks.values():
@@ -219,6 +290,18 @@ class PlanningRunner:
             handle.cancel()
         self._retries.clear()
         self._stalled.clear()
+
+
+def _end_with(server: int) -> None:
+    """In the planning process: end at once when the server is gone (killed, say), so no orphan is
+    left, nor a plan written after a restart planned the batch again."""
+
+    def watch() -> None:
+        while os.getppid() == server:
+            time.sleep(PARENT_CHECK)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="watch-server", daemon=True).start()
 
 
 def plan_spans(blob: Path, spans: array[int], policy: Policy, indices: Sequence[int] | None) -> array[int]:
