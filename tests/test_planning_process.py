@@ -27,8 +27,9 @@ def children(pid: int) -> set[int]:
 
 
 def planning_processes(pid: int) -> set[int]:
-    """The server's children that run multiprocessing's worker (not its resource tracker)."""
-    return {child for child in children(pid) if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()}
+    """The server's children that run the planning process."""
+    return {child for child in children(pid)
+            if b"mockserver.domain.planning_process" in Path(f"/proc/{child}/cmdline").read_bytes()}
 
 
 def ended_within(pid: int, seconds: float) -> bool:
@@ -63,7 +64,7 @@ def test_a_big_plan_made_in_the_process_is_the_plan_the_thread_makes() -> None:
                 done = run_to_end(target, api, str(batch["id"]))
                 assert done["request_counts"]["completed"] == LINES
                 outputs.append(output(api, batch))
-                assert (target.backend.planning._process is None) == force_thread
+                assert (target.backend.planning._process.pid is None) == force_thread
         finally:
             target.close()
     assert len(outputs[0]) == LINES

@@ -73,7 +73,7 @@ class BatchService:
                     bytes=0, created_at=now, expires_at=None, line_count=0, batch_id=batch_id, deleted=False,
                 ))
         self.planning.start(row)
-        return self.views.view(row)
+        return self.views.created(row)
 
     # -- read -------------------------------------------------------------------------------------
     def view(self, row: BatchRow) -> BatchView:

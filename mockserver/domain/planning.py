@@ -25,10 +25,6 @@ import asyncio
 import concurrent.futures
 import functools
 import logging
-import multiprocessing
-import os
-import threading
-import time
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +38,7 @@ from mockserver.domain.faults import Faults, Scenario
 from mockserver.domain.files import BlockBodies, batch_requests, closed_spans, raw_lines
 from mockserver.domain.openai_validation import check_file
 from mockserver.domain.planner import PlanSpec, no_rules, plan_rows, rules_for
+from mockserver.domain.planning_process import PlanningProcess, ProcessDied
 from mockserver.domain.policy import Policy
 from mockserver.domain.realtime import model_not_found
 from mockserver.domain.scheduler import Attempt, Timing
@@ -51,7 +48,6 @@ from mockserver.store import BatchRow, RequestRow, Store, write_requests
 
 log = logging.getLogger("mockserver")
 RETRY_AFTER = 1.0  # real seconds between tries of a plan whose write found the disk full
-PARENT_CHECK = 0.5  # real seconds between the planning process's looks at whether the server is still there
 IN_PROCESS_BELOW = 2_000  # requests: smaller plans run on the planning thread, bigger ones in the process
 
 
@@ -148,7 +144,7 @@ class PlanningRunner:
         # a burst of big batches holds the memory of one plan at a time; a big plan runs on a core of
         # its own, so the event loop keeps answering polls meanwhile (a thread would share the GIL).
         self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="planning")
-        self._process: concurrent.futures.ProcessPoolExecutor | None = None
+        self._process = PlanningProcess()  # started with the first big plan
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stalled: set[str] = set()  # batches whose plan could not be stored (disk full)
         self._retries: dict[str, asyncio.TimerHandle] = {}
@@ -206,8 +202,13 @@ class PlanningRunner:
         """Make and store the plan: a big one in the planning process, others on the planning thread.
         None when stored; the reason when the disk was full."""
         loop = asyncio.get_running_loop()
-        if self._plan_in_process(job):
-            return await loop.run_in_executor(self._planning_process(), plan_and_store, job, self.store.path)
+        if self._plan_in_process(job):  # waited for on the planning thread: one plan at a time
+            try:
+                found: str | None = await loop.run_in_executor(self._worker, self._process.run, plan_and_store,
+                                                               job, self.store.path)
+                return found
+            except ProcessDied:  # killed from outside, say: this plan is made here instead
+                log.warning("the planning process ended; batch %s is planned in the server", job.row.id)
         plan = await loop.run_in_executor(self._worker, self.compute, job)
         try:  # on the planning thread too: plans are written one at a time
             await loop.run_in_executor(self._worker, write_plan, self.store.save_requests, job.row.id, plan)
@@ -221,13 +222,6 @@ class PlanningRunner:
     def compute(self, job: PlanJob) -> Plan:
         """A plan on the planning thread (a seam tests may hold)."""
         return compute(job)
-
-    def _planning_process(self) -> concurrent.futures.ProcessPoolExecutor:
-        if self._process is None:  # started with the first big plan; spawned: the server has threads
-            context = multiprocessing.get_context("spawn")
-            self._process = concurrent.futures.ProcessPoolExecutor(
-                max_workers=1, mp_context=context, initializer=_end_with, initargs=(os.getpid(),))
-        return self._process
 
     # -- waiting ------------------------------------------------------------------------------------
     def needs_plan(self, row: BatchRow) -> bool:
@@ -279,8 +273,7 @@ class PlanningRunner:
     def close(self) -> None:
         """Stop the planning thread and process (a plan under way is dropped; a restart plans it again)."""
         self._worker.shutdown(wait=False, cancel_futures=True)
-        if self._process is not None:
-            self._process.shutdown(wait=False, cancel_futures=True)
+        self._process.close()
 
     def forget(self) -> None:
         for task in self._tasks.values():
@@ -292,19 +285,7 @@ class PlanningRunner:
         self._stalled.clear()
 
 
-def _end_with(server: int) -> None:
-    """In the planning process: end at once when the server is gone (killed, say), so no orphan is
-    left, nor a plan written after a restart planned the batch again."""
-
-    def watch() -> None:
-        while os.getppid() == server:
-            time.sleep(PARENT_CHECK)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="watch-server", daemon=True).start()
-
-
 def plan_spans(blob: Path, spans: array[int], policy: Policy, indices: Sequence[int] | None) -> array[int]:
     """The spans a plan reads: under the OpenAI profile a file stored over the request limit has an
     open last span, closed here (a limit raised since the upload: every line is a request)."""
-    return closed_spans(blob, spans) if policy.openai and indices is None else spans
+    return closed_spans(blob, spans) if policy.openai else spans

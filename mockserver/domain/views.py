@@ -17,6 +17,7 @@ from mockserver.domain.status import BatchView, Ends
 from mockserver.settings import Settings
 from mockserver.store import BatchRow, Store
 
+NO_ENDS = Ends([], [], [], [])
 CACHED_BATCHES = 4096  # schedules kept (one per batch, the newest version); the oldest go first
 
 
@@ -56,6 +57,10 @@ class BatchViews:
                 usage = (prompt, completion)
             view = replace(view, usage=usage)
         return view
+
+    def created(self, row: BatchRow) -> BatchView:
+        """A batch as its create answers it: nothing planned yet (and no usage, even under OpenAI)."""
+        return self.policy.derive(row, NO_ENDS, self.now(), self.settings)
 
     def forget(self, batch_id: str | None = None) -> None:
         if batch_id is None:
