@@ -191,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         loop="uvloop" if sys.platform != "win32" else "asyncio", http="httptools",
     )
     server = uvicorn.Server(config)
-    _announce_when_started(server, data_dir, args)
+    _announce_when_started(server, data_dir, args, keys_required=bool(settings.api_keys))
     try:
         server.run()
     finally:
@@ -199,7 +199,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         store.close()
 
 
-def _announce_when_started(server: uvicorn.Server, data_dir: Path, args: argparse.Namespace) -> None:
+def banner(base: str, profile: str, data_dir: Path, clock: str, keys_required: bool) -> str:
+    """What the server prints once it listens: where, and how a client authenticates (any key, or one
+    of the `--api-key` keys, which are secrets and not printed)."""
+    key = '"<one of your --api-key keys>"' if keys_required else '"any-key"'
+    env_key = "<one of your --api-key keys>" if keys_required else "any-key"
+    note = "  only the keys given with --api-key (or DWSIM_API_KEY) are accepted\n" if keys_required else ""
+    return (
+        f"Doubleword Batch API simulator listening on {base}  (profile: {profile}, data: {data_dir}, "
+        f"clock: {clock})\n{note}"
+        f"  openai SDK:  OpenAI(base_url=\"{base}\", api_key={key})\n"
+        f"  or:          export OPENAI_BASE_URL={base} OPENAI_API_KEY={env_key}"
+    )
+
+
+def _announce_when_started(server: uvicorn.Server, data_dir: Path, args: argparse.Namespace,
+                           keys_required: bool) -> None:
     original = server.startup
 
     async def startup(sockets: object = None) -> None:
@@ -212,13 +227,7 @@ def _announce_when_started(server: uvicorn.Server, data_dir: Path, args: argpars
             for sock in srv.sockets:
                 port = sock.getsockname()[1]
         base = f"http://{args.host}:{port}/v1"
-        print(
-            f"Doubleword Batch API simulator listening on {base}  (profile: {args.profile}, data: {data_dir}, "
-            f"clock: {args.clock})\n"
-            f"  openai SDK:  OpenAI(base_url=\"{base}\", api_key=\"any-key\")\n"
-            f"  or:          export OPENAI_BASE_URL={base} OPENAI_API_KEY=any-key",
-            flush=True,
-        )
+        print(banner(base, args.profile, data_dir, args.clock, keys_required), flush=True)
 
     server.startup = startup  # type: ignore[method-assign]
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from mockserver.__main__ import build_parser, settings_from
+from mockserver.__main__ import banner, build_parser, settings_from
 from mockserver.domain.users import Users
 from mockserver.errors import Unauthorized
 
@@ -105,3 +107,18 @@ def test_a_speed_that_is_not_positive_is_refused(speed: str) -> None:
     with pytest.raises(SystemExit) as refused:
         settings_from(build_parser().parse_args(["--speed", speed]))
     assert "--speed" in str(refused.value.code)
+
+
+def test_the_start_banner_says_how_to_authenticate() -> None:
+    base, data = "http://127.0.0.1:8000/v1", Path("/tmp/d")
+    assert banner(base, "doubleword", data, "real", keys_required=False).splitlines()[1:] == [
+        '  openai SDK:  OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="any-key")',
+        "  or:          export OPENAI_BASE_URL=http://127.0.0.1:8000/v1 OPENAI_API_KEY=any-key",
+    ]
+    keyed = banner(base, "doubleword", data, "real", keys_required=True)
+    assert "any-key" not in keyed
+    assert keyed.splitlines()[1:] == [
+        "  only the keys given with --api-key (or DWSIM_API_KEY) are accepted",
+        '  openai SDK:  OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="<one of your --api-key keys>")',
+        "  or:          export OPENAI_BASE_URL=http://127.0.0.1:8000/v1 OPENAI_API_KEY=<one of your --api-key keys>",
+    ]
