@@ -2,8 +2,8 @@
 
     python -m bench.batches [--lines 50000] [--runs 3] [--duration 10] [--seed S]
 
-1. Download after one advance (manual clock): upload the generated file, create a batch, time the first
-   `GET /v1/batches/{id}` (it waits for the plan), then time from just before one
+1. Download after one advance (manual clock): upload the generated file, create a batch, advance the clock
+   past validation and time the first `GET /v1/batches/{id}` (it waits for the plan), then time from just before one
    `POST /_mock/clock/advance {"seconds": 172800}` to the last byte of the output content (after one
    GET of the batch). Baseline: building and serialising the same number of output lines in-process
    with orjson. Goal: download <= 3 x baseline, and every line is there.
@@ -44,6 +44,7 @@ from bench.server import STARTUP_TIMEOUT, BenchFailed, Process, Simulator, drain
 
 AUTH = {"Authorization": "Bearer any-key"}
 ADVANCE_SECONDS = 172_800
+VALIDATION_STEP = 2  # virtual seconds: past the simulator's validation delay (1 s by default)
 DOWNLOAD_GOAL_RATIO = 3.0
 RATE_GOAL_PCT = 60.0
 P99_GOAL_MS = 2.0
@@ -172,6 +173,10 @@ def download_once(sim: Simulator, path: Path, expected: int) -> DownloadResult:
         upload_s = time.perf_counter() - t0
         batch = _create_batch(client, file_id)
         t0 = time.perf_counter()
+        # a GET while the batch validates answers at once; past validation it waits for the plan
+        moved = client.post(f"{sim.root}/_mock/clock/advance", json={"seconds": VALIDATION_STEP})
+        if moved.status_code // 100 != 2:
+            raise BenchFailed(f"clock advance answered {moved.status_code}: {moved.text[:500]}")
         _get_batch(client, batch["id"])
         plan_s = time.perf_counter() - t0
 
@@ -270,12 +275,12 @@ def under_load(path: Path, work: Path, runs: int, duration: int, seed: int) -> L
             big_file = _upload(client, path)
             big_id = _create_batch(client, big_file)["id"]
             t0 = time.perf_counter()
-            status = _get_batch(client, big_id)["status"]
-            plan_s = time.perf_counter() - t0
+            status = _get_batch(client, big_id)["status"]  # answered at once while validating
             deadline = time.monotonic() + 30
             while status == "validating" and time.monotonic() < deadline:
                 time.sleep(0.05)
-                status = _get_batch(client, big_id)["status"]
+                status = _get_batch(client, big_id)["status"]  # past validation: waits for the plan
+            plan_s = time.perf_counter() - t0
             if status != "in_progress":
                 raise BenchFailed(f"big batch is {status}, not in_progress")
             small_url = f"{sim.base_url}/batches/{small_id}"
@@ -327,7 +332,7 @@ def report(
         ("1. download after one advance", "", ""),
         ("  lines / runs", f"{lines:,} / {len(downloads)}", ""),
         ("  upload s", spread([d.upload_s for d in downloads]), "median (min-max)"),
-        ("  creation -> planned s", spread([d.plan_s for d in downloads]), "first GET after create"),
+        ("  creation -> planned s", spread([d.plan_s for d in downloads]), "advance 2 s, then a GET"),
         ("  advance call s", spread([d.advance_s for d in downloads]), f"advance {ADVANCE_SECONDS} s"),
         ("  advance -> last byte s", spread(dl), f"{downloads[0].bytes / 1e6:.1f} MB output"),
         ("  download MB/s", f"{downloads[0].bytes / 1e6 / statistics.median(dl):.1f}", "at the median"),
@@ -343,7 +348,7 @@ def report(
          f"goal <= {P99_GOAL_MS:g} ms: {goal(idle_p99 <= P99_GOAL_MS)}"),
         ("  bare p99 ms", spread([r.p99_ms for r in bare_get]), ""),
         (f"3. GET small batch while {lines:,} in_progress", "", f"real clock, speed {LOAD_SPEED:g}"),
-        ("  creation -> planned s", f"{load.plan_s:.2f}", "first GET after create"),
+        ("  creation -> planned s", f"{load.plan_s:.2f}", "until no longer validating"),
     ]
     if load.runs:
         load_p99 = statistics.median([r.p99_ms for r in load.runs])
