@@ -4,7 +4,7 @@ strict response-validation mode, as a pipeline written for OpenAI uses it.
 Evidence: research/spec-and-style.md Part A (A1 endpoints, A3 batch object and lifecycle, A4 line
 formats, A5 validation codes, A6 lists, A7 error envelope, A8 strict-mode checks). What OpenAI does
 that no public source pins down (exact messages, cancel on a finished batch) is listed as unverified
-in the README's fidelity table.
+in the fidelity table (docs/fidelity.md).
 """
 
 from __future__ import annotations

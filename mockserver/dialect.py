@@ -19,7 +19,7 @@ validation, statuses, failed lines, cancel) are data of its `domain.policy.Polic
 | extension routes     | results, analytics, retry, delete batch, cost estimate, `/ai/v1` | not served (404 `Invalid URL`) |
 
 The cited evidence for the OpenAI column is in `shared/research/spec-and-style.md` Part A and the
-README's fidelity table.
+fidelity table (docs/fidelity.md).
 """
 
 from __future__ import annotations
