@@ -1,11 +1,12 @@
 """The planning runner: where and when a batch's plan is made and stored.
 
-Planning starts when a batch is created (and again for the requests a retry re-runs), runs off the
-event loop (the planning thread runs `planner.plan_rows`, which is pure; one plan at a time), and
-ends with one store write
-of every request row; the batch's cached views are dropped on the event loop after that write
-(`on_saved`). Reads never wait for a plan they do not need: a batch is `validating` until its
-`ready_at` whatever its plan's state, so only a read past `ready_at` waits (`needs_plan`).
+Planning starts when a batch is created (and again for the requests a retry re-runs) and runs off the
+event loop, one plan at a time: on the planning thread, or for a plan of `IN_PROCESS_BELOW` requests
+or more in the planning process (`planning_process`), so the event loop keeps its core. A plan is
+`planner.plan_rows` (pure) and ends with one store write of every request row; the batch's cached
+row is dropped on the event loop after that write (`on_saved`). Reads never wait for a plan they do
+not need: a batch is `validating` until its `ready_at` whatever its plan's state, so only a read past
+`ready_at` waits (`needs_plan`).
 
 - A restart finishes what the previous run left: batches with no stored plan are planned again
   (`resume_unscheduled`), and requests an upstream left unanswered get this simulator's answers
