@@ -63,6 +63,7 @@ def test_root_opens_the_console_which_asks_for_a_key(sim: AsgiTarget) -> None:
         page = c.get("http://testserver/")
         assert page.url.path == "/console/login" and page.url.params["next"] == "/console/batches"
         assert '<label for="api-key">API key</label>' in page.text and "Any key works" in page.text
+        assert "Simulator only" in page.text and 'name="seconds"' in page.text  # the panel is on every page
 
 
 def test_the_key_is_kept_in_a_browser_session_cookie(sim: AsgiTarget) -> None:
@@ -210,12 +211,53 @@ def test_cancel_and_retry_go_through_the_domain(sim: AsgiTarget) -> None:
     nothing = c.post(f"{C}/batches/{batch_id}/retry", headers=JSON)
     assert nothing.status_code == 400 and nothing.json()["message"].startswith("Nothing to retry")
     sim.advance(1.5)
-    cancelled = c.post(f"{C}/batches/{batch_id}/cancel", headers=JSON).json()
+    page = c.get(f"{C}/batches/{batch_id}").text
+    assert 'id="cancel"' in page and 'id="retry"' not in page  # running, nothing failed: no Retry
+    assert "data-confirm=\"Cancel batch" in page
+    unasked = c.post(f"{C}/batches/{batch_id}/cancel", headers=JSON)  # Cancel always asks first
+    assert unasked.status_code == 400 and unasked.json()["message"].startswith("Confirm first")
+    cancelled = c.post(f"{C}/batches/{batch_id}/cancel", data={"confirm": "yes"}, headers=JSON).json()
     assert cancelled == {"ok": True, "message": "Batch cancelled.", "status": "cancelled"}
+    page = c.get(f"{C}/batches/{batch_id}").text
+    assert 'id="cancel"' not in page and 'id="retry"' in page  # cancelled with unfinished requests
     with sim.client(_key_of(c)) as api:
         assert api.get(f"/batches/{batch_id}").json()["status"] == "cancelled"
         assert c.post(f"{C}/batches/{batch_id}/retry", headers=JSON).json()["ok"]
         assert api.get(f"/batches/{batch_id}").json()["status"] == "in_progress"
+
+
+def test_cancel_and_retry_are_offered_only_where_they_apply(sim: AsgiTarget) -> None:
+    c = console(sim)
+    lines = jsonl(chat_line("good"), chat_line("hot", temperature=5))
+    batch_id = create(c, upload_page(c, lines).json()["file"]["id"])
+    sim.advance(3600)
+    page = c.get(f"{C}/batches/{batch_id}").text
+    assert 'class="status s-completed" id="batch-status"' in page
+    assert 'id="cancel"' not in page and f"/batches/{batch_id}/cancel" not in page  # nothing to cancel
+    assert 'id="retry">Retry failed<' in page  # one request failed
+    asked = c.get(f"{C}/batches/{batch_id}/cancel").text  # the question page says there is nothing to do
+    assert "nothing to cancel" in asked and 'id="confirm-yes"' not in asked
+    clean = create(c, upload_page(c, n_chat_lines(2)).json()["file"]["id"])
+    sim.advance(3600)
+    page = c.get(f"{C}/batches/{clean}").text
+    assert 'id="cancel"' not in page and 'id="retry"' not in page  # completed, nothing failed
+
+
+def test_without_script_cancel_and_reset_ask_on_a_page(sim: AsgiTarget) -> None:
+    c = console(sim)
+    batch_id = create(c, upload_page(c, n_chat_lines(3)).json()["file"]["id"])
+    first = c.post(f"{C}/batches/{batch_id}/cancel", follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == f"/console/batches/{batch_id}/cancel"
+    question = c.get("http://testserver" + first.headers["location"]).text
+    assert "Requests not finished yet are cancelled" in question and 'name="confirm" value="yes"' in question
+    with sim.client(_key_of(c)) as api:
+        assert api.get(f"/batches/{batch_id}").json()["status"] == "validating"
+    yes = c.post(f"{C}/batches/{batch_id}/cancel", data={"confirm": "yes"}, follow_redirects=False)
+    assert yes.status_code == 303 and yes.headers["location"] == f"/console/batches/{batch_id}"
+    reset = c.post(f"{C}/simulator/reset", follow_redirects=False)
+    assert reset.status_code == 303 and reset.headers["location"] == "/console/simulator/reset"
+    assert "every user&#39;s data" in c.get(f"{C}/simulator/reset").text
+    assert batch_id in c.get(f"{C}/batches").text  # asked, not done
 
 
 def test_each_key_sees_only_its_own_objects(sim: AsgiTarget) -> None:
@@ -226,7 +268,8 @@ def test_each_key_sees_only_its_own_objects(sim: AsgiTarget) -> None:
     assert batch_id not in bob.get(f"{C}/batches").text
     assert bob.get(f"{C}/batches/{batch_id}").status_code == 404
     assert bob.get(f"{C}/files/{file_id}/download").status_code == 404
-    assert bob.post(f"{C}/batches/{batch_id}/cancel", headers=JSON).status_code == 404
+    assert bob.post(f"{C}/batches/{batch_id}/cancel", data={"confirm": "yes"}, headers=JSON).status_code == 404
+    assert bob.get(f"{C}/batches/{batch_id}/cancel").status_code == 404
     refused = bob.post(f"{C}/batches", headers=JSON, data={
         "input_file_id": file_id, "endpoint": "/v1/chat/completions", "completion_window": "24h"})
     assert refused.status_code == 403 and refused.json()["message"].startswith("Insufficient permissions")
@@ -292,7 +335,11 @@ def test_panel_reset_forgets_everything() -> None:
         with target.client(None) as api:
             api.get("http://testserver/v1/models")
         assert "GET /v1/models" in c.get(f"{C}/simulator").text  # the journal
-        assert c.post(f"{C}/simulator/reset", headers=JSON).json()["ok"]
+        assert 'id="reset-button"' in c.get(f"{C}/simulator").text
+        assert ' action="/console/simulator/reset"' not in c.get(f"{C}/batches").text  # not among the clock buttons
+        unasked = c.post(f"{C}/simulator/reset", headers=JSON)
+        assert unasked.status_code == 400 and "gone.jsonl" in c.get(f"{C}/files").text
+        assert c.post(f"{C}/simulator/reset", data={"confirm": "yes"}, headers=JSON).json()["ok"]
         assert "gone.jsonl" not in c.get(f"{C}/files").text
         assert target.control("GET", "/_mock/journal") == {"data": []}
     finally:
@@ -308,7 +355,7 @@ def test_control_token_guards_the_panel() -> None:
         assert "secret-id" not in c.get(f"{C}/simulator").text  # nor the journal: the control API's to show
         refused = c.post(f"{C}/simulator/advance", data={"seconds": "60"}, headers=JSON)
         assert refused.status_code == 401 and "--control-token" in refused.json()["message"]
-        assert c.post(f"{C}/simulator/reset", headers=JSON).status_code == 401
+        assert c.post(f"{C}/simulator/reset", data={"confirm": "yes"}, headers=JSON).status_code == 401
         assert c.post(f"{C}/simulator/unlock", data={"control_token": "nope"}, headers=JSON).status_code == 401
         assert c.post(f"{C}/simulator/unlock", data={"control_token": "s3cret"}, headers=JSON).json()["ok"]
         assert c.post(f"{C}/simulator/advance", data={"seconds": "60"}, headers=JSON).json()["ok"]
@@ -320,7 +367,10 @@ def test_a_real_clock_is_not_moved() -> None:
     target = AsgiTarget(["--clock", "real"])
     try:
         c = console(target)
-        assert "start with <code>--clock manual</code>" in c.get(f"{C}/batches").text
+        for path in ("/batches", "/login"):
+            page = c.get(C + path).text
+            assert "cannot move it" in page and "start the simulator with <code>--clock manual</code>" in page
+            assert 'name="seconds"' not in page
         refused = c.post(f"{C}/simulator/advance", data={"seconds": "60"}, headers=JSON)
         assert refused.status_code == 400 and "--clock manual" in refused.json()["message"]
     finally:
@@ -331,7 +381,7 @@ def test_forms_posted_from_another_site_are_refused(sim: AsgiTarget) -> None:
     c = console(sim)
     upload_page(c, n_chat_lines(1), "kept.jsonl")
     for headers in ({"origin": "http://evil.example"}, {"sec-fetch-site": "cross-site"}, {"origin": "null"}):
-        refused = c.post(f"{C}/simulator/reset", headers=headers | JSON)
+        refused = c.post(f"{C}/simulator/reset", data={"confirm": "yes"}, headers=headers | JSON)
         assert refused.status_code == 403
     assert "kept.jsonl" in c.get(f"{C}/files").text
     same = c.post(f"{C}/simulator/advance", data={"seconds": "1"}, headers={"origin": "http://testserver"} | JSON)

@@ -9,6 +9,10 @@ A form answers JSON (`{"ok", "message", "redirect"?, ...}`) when the request ask
 `Accept: application/json` (the script does), else a 303 back to a page with the message as a
 one-shot flash cookie.
 
+Cancel and Reset act only on a form carrying `confirm=yes`: the script asks with `confirm()` and adds
+it; a plain form is sent to a question page (`GET .../cancel`, `GET /simulator/reset`) whose form has it.
+Cancel and Retry are shown only where they apply.
+
 The simulator panel's actions (clock, scenario, reset, journal) and its token check are the control
 service's (`backend.control`, `domain.control`), the very one the control API calls; only the
 wording of the panel's answers is the console's. What the console caches (input files' estimates)
@@ -49,6 +53,11 @@ CONTROL_COOKIE = "dwsim_console_control"
 FLASH_COOKIE = "dwsim_console_flash"
 PAGE_SIZE = 20
 ADVANCE_PRESETS = (("1 s", 1), ("10 s", 10), ("1 min", 60), ("10 min", 600), ("1 h", 3600), ("1 day", 86_400))
+# Where Cancel applies (a batch already cancelling has nothing more to cancel).
+CANCELLABLE = frozenset({"validating", "in_progress", "finalizing"})
+CONFIRMED = "yes"  # the `confirm` field of a form whose action asked first (script's confirm() or a page)
+RESET_WARNING = ("Reset the simulator? This forgets every user's data: every file, batch, fault rule and journal "
+                 "entry, for every API key (not only yours). The clock keeps its time.")
 # Nothing but this origin: no CDN, no external request of any kind.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -463,6 +472,8 @@ async def batch_page(request: Request) -> Response:
     now = sim.clock.now()
     context = _context(request, user, "batches") | {
         "b": obj, "p": present.progress(obj["request_counts"]), "active": view.status in ACTIVE,
+        "can_cancel": view.status in CANCELLABLE, "can_retry": _can_retry(obj),
+        "cancel_warning": _cancel_warning(batch_id),
         "timeline": present.timeline(obj, now), "metadata": obj["metadata"],
         "filename": _filename(sim, view.row.input_file_id),
         "rows": rows[:PAGE_SIZE], "skip": skip, "page_size": PAGE_SIZE,
@@ -473,6 +484,40 @@ async def batch_page(request: Request) -> Response:
         "errors_prev": pager("eskip", eskip - PAGE_SIZE) if eskip else None,
     }
     return _page(request, "batch.html", context)
+
+
+def _can_retry(obj: dict[str, Any]) -> bool:
+    """Retry applies to a batch with failed requests, or a cancelled one with requests left unfinished."""
+    counts: dict[str, int] = obj["request_counts"]
+    if obj["status"] in ("validating", "cancelling"):
+        return False
+    unfinished = counts["completed"] + counts["failed"] < counts["total"]
+    return counts["failed"] > 0 or (obj["status"] == "cancelled" and unfinished)
+
+
+def _cancel_warning(batch_id: str) -> str:
+    return (f"Cancel batch {batch_id}? Requests not finished yet are cancelled; finished results are kept "
+            "(Retry can run the cancelled ones again).")
+
+
+async def cancel_confirm_page(request: Request) -> Response:
+    """What Cancel asks first when the page has no script: the batch, what cancelling does, yes or no."""
+    user = _user(request)
+    if user is None:
+        return _to_login(request)
+    batch_id = request.path_params["batch_id"]
+    try:
+        view = await backend(request).batches.get(user.id, batch_id)
+    except ApiError as exc:
+        return _error_page(request, user, exc)
+    back = f"{_base(request)}/batches/{batch_id}"
+    context = _context(request, user, "batches") | {
+        "title": "Cancel this batch?", "question": _cancel_warning(batch_id),
+        "applies": view.status in CANCELLABLE, "status": view.status,
+        "action": f"{back}/cancel", "yes": "Yes, cancel the batch", "no": "No, keep it running", "back": back,
+        "danger": True,
+    }
+    return _page(request, "confirm.html", context)
 
 
 async def cancel_batch(request: Request) -> Response:
@@ -491,13 +536,21 @@ async def _batch_action(request: Request, action: str) -> Response:
         return _to_login(request)
     batch_id = request.path_params["batch_id"]
     back = f"{_base(request)}/batches/{batch_id}"
+    form = await _form(request)
+    if action == "cancel" and _text(form, "confirm") != CONFIRMED:
+        # one click never cancels: without script the browser goes to the question first
+        if not _wants_json(request):
+            return RedirectResponse(f"{back}/cancel", status_code=303)
+        return _answer(request, ok=False, status=400, message="Confirm first: post confirm=yes to cancel the batch.")
     batches = backend(request).batches
     try:
         view = await (batches.cancel(user.id, batch_id) if action == "cancel" else batches.retry(user.id, batch_id))
     except ApiError as exc:
-        return _answer(request, ok=False, message=exc.message, back=back, status=exc.status)
+        return _answer(request, ok=False, message=exc.message, back=back, status=exc.status,
+                       to=None if _wants_json(request) else back)
     message = f"Batch {view.status}." if action == "cancel" else f"Retrying failed and cancelled requests; {view.status}."
-    return _answer(request, ok=True, message=message, back=back, extra={"status": view.status})
+    return _answer(request, ok=True, message=message, back=back, extra={"status": view.status},
+                   to=None if _wants_json(request) else back)
 
 
 # -- simulator panel ---------------------------------------------------------------------------------
@@ -508,7 +561,7 @@ async def simulator_page(request: Request) -> Response:
     journal = [] if locked else control.journal_entries()[-50:][::-1]
     context = _context(request, _user(request), "simulator") | {
         "scenario_text": yaml.safe_dump(dict(doc), sort_keys=False) if doc else "",
-        "journal": journal, "has_token": control.locked,
+        "journal": journal, "has_token": control.locked, "reset_warning": RESET_WARNING,
     }
     return _page(request, "simulator.html", context)
 
@@ -555,13 +608,30 @@ async def advance(request: Request) -> Response:
                    extra={"now": now})
 
 
+async def reset_confirm_page(request: Request) -> Response:
+    """What Reset asks first when the page has no script."""
+    base = _base(request)
+    context = _context(request, _user(request), "simulator") | {
+        "title": "Reset the simulator?", "question": RESET_WARNING, "applies": True, "status": "",
+        "action": f"{base}/simulator/reset", "yes": "Yes, forget every user's data", "no": "No, keep everything",
+        "back": f"{base}/simulator", "danger": True,
+    }
+    return _page(request, "confirm.html", context)
+
+
 async def reset(request: Request) -> Response:
     refusal = _control_refusal(request)
     if refusal is not None:
         return refusal
+    base = _base(request)
+    if _text(await _form(request), "confirm") != CONFIRMED:
+        if not _wants_json(request):
+            return RedirectResponse(f"{base}/simulator/reset", status_code=303)
+        return _answer(request, ok=False, status=400, message="Confirm first: post confirm=yes to reset the simulator.")
     backend(request).control.reset()
-    return _answer(request, ok=True, message="Simulator reset: every file, batch, fault rule and journal entry "
-                   "is forgotten; the clock kept its time.")
+    return _answer(request, ok=True, message="Simulator reset: every user's files, batches, fault rules and journal "
+                   "entries are forgotten; the clock kept its time.",
+                   to=None if _wants_json(request) else f"{base}/simulator")
 
 
 async def install_faults(request: Request) -> Response:

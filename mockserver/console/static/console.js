@@ -74,8 +74,10 @@ async function submit(event) {
   const form = event.target;
   if (!(form instanceof HTMLFormElement) || !form.hasAttribute('data-enhance')) return;
   event.preventDefault();
+  // an action that asks first: the server acts only on confirm=yes (without script it asks on a page)
   if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
   const body = new FormData(form, event.submitter);
+  if (form.dataset.confirm) body.set('confirm', 'yes');
   const buttons = $$('button', form).filter((b) => !b.disabled);
   buttons.forEach((b) => { b.disabled = true; });
   form.setAttribute('aria-busy', 'true');
