@@ -2,8 +2,8 @@
 
 `DoublewordClient` covers every route and the whole job: build a batch file (`batchfile`,
 `prompts`), `submit` it, `wait` for it, read results and errors while it runs (`iter_results`,
-`iter_errors`, resumable by position), and resubmit what failed (`retry_failed`). `python -m client`
-is the command line over it.
+`iter_errors`, resumable by position), and resubmit what failed (`retry_failed`). `dw-batch`
+(also `python -m client`) is the command line over it.
 """
 
 from client.batchfile import DEFAULT_LIMITS, Limits, chat_request, split_lines

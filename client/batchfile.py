@@ -143,11 +143,35 @@ def parse_jsonl(data: bytes) -> list[Any]:
         if not raw.strip():
             continue
         number += 1
+        check_utf8(raw, number)
         try:
             values.append(orjson.loads(raw))
         except orjson.JSONDecodeError as exc:
             raise BatchFileError(f"line {number}: invalid JSON: {exc}") from None
     return values
+
+
+def check_utf8(raw: bytes, number: int) -> None:
+    """Raise `BatchFileError` if line `number` (its bytes `raw`) is not UTF-8, naming the first bad
+    byte and its column (1-based, in characters)."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        column = len(raw[: exc.start].decode("utf-8")) + 1
+        raise BatchFileError(
+            f"line {number}: not UTF-8 (byte 0x{raw[exc.start]:02x} at column {column}); the file must be UTF-8",
+        ) from None
+
+
+def decode_utf8(data: bytes) -> str:
+    """`data` as text (a leading byte-order mark dropped), or `BatchFileError` naming the first line
+    (1-based, every line counted) that is not UTF-8."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        for number, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), 1):
+            check_utf8(raw, number)
+        raise
 
 
 def read_batch_file(path: str | Path) -> list[Any]:

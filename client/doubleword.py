@@ -20,7 +20,7 @@ from client.http import ApiSession
 from client.lines import LineReader
 from client.models import Batch, ContentPage, FileObject, ResultLine
 from client.pagination import iter_list
-from client.polling import ProgressCallback, wait_for_batch
+from client.polling import PollSchedule, ProgressCallback, schedule_for, wait_for_batch
 from client.retrying import Kind, RetryPolicy
 
 Source = bytes | str | os.PathLike[str]
@@ -31,18 +31,23 @@ class DoublewordClient:
 
     `api_key` and `base_url` default to `DOUBLEWORD_API_KEY` and `DOUBLEWORD_BASE_URL` (then the live
     `https://api.doubleword.ai/v1`). `clock` is where all waiting happens (polls, retry waits): pass a
-    `SimulatorClock` to run against a simulator's manual clock. `poll_interval` is the default first
-    wait between status polls and between reads of a growing file.
+    `SimulatorClock` to run against a simulator's manual clock. `poll` is how status polls are spaced
+    (default: `schedule_for(base_url)`, short on a loopback host); `poll_interval` alone replaces its
+    first wait. The first wait is also the wait between reads of a growing file.
     """
 
     def __init__(
         self, api_key: str | None = None, base_url: str | None = None, *, timeout: float = 60.0,
-        retry: RetryPolicy | None = None, clock: Clock | None = None, poll_interval: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None, clock: Clock | None = None, poll_interval: float | None = None,
+        poll: PollSchedule | None = None, transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = resolve_base_url(base_url)
         self.clock: Clock = clock or SystemClock()
-        self.poll_interval = poll_interval
+        schedule = poll or schedule_for(self.base_url)
+        if poll_interval is not None:
+            schedule = PollSchedule(poll_interval, schedule.backoff, max(schedule.maximum, poll_interval))
+        self.poll = schedule
+        self.poll_interval = schedule.first
         self._session = ApiSession(
             self.base_url, resolve_api_key(api_key), timeout=timeout, policy=retry or RetryPolicy(),
             clock=self.clock, transport=transport,
@@ -195,13 +200,16 @@ class DoublewordClient:
             raise
 
     def wait(
-        self, batch_id: str, *, poll_interval: float | None = None, backoff: float = 1.25, max_interval: float = 60.0,
-        timeout: float | None = None, on_progress: ProgressCallback | None = None,
+        self, batch_id: str, *, poll_interval: float | None = None, backoff: float | None = None,
+        max_interval: float | None = None, timeout: float | None = None, on_progress: ProgressCallback | None = None,
     ) -> Batch:
-        """Poll until the batch is completed, failed, cancelled (or expired) and return it."""
+        """Poll until the batch is completed, failed, cancelled (or expired) and return it. The
+        spacing is the client's `poll` schedule, with any of its parts given here replaced."""
         return wait_for_batch(
-            lambda: self.get_batch(batch_id), self.clock, poll_interval=poll_interval or self.poll_interval,
-            backoff=backoff, max_interval=max_interval, timeout=timeout, on_progress=on_progress,
+            lambda: self.get_batch(batch_id), self.clock, poll_interval=poll_interval or self.poll.first,
+            backoff=self.poll.backoff if backoff is None else backoff,
+            max_interval=self.poll.maximum if max_interval is None else max_interval,
+            timeout=timeout, on_progress=on_progress,
         )
 
     def iter_results(
@@ -238,19 +246,23 @@ class DoublewordClient:
             raise DoublewordError(f"the input file of batch {batch.id} was deleted")
         return [line.data for line in self.iter_file_lines(batch.input_file_id)]
 
-    def failed_requests(self, batch_id: str) -> list[dict[str, Any]]:
-        """The input lines of the requests in the batch's error file so far."""
-        errors = [line.data for line in self.iter_errors(batch_id, follow=False)]
+    def failed_requests(
+        self, batch_id: str, error_lines: Sequence[Mapping[str, Any]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The input lines of the requests in `error_lines` (default: the batch's error file so far)."""
+        errors = [line.data for line in self.iter_errors(batch_id, follow=False)] if error_lines is None else error_lines
         if not errors:
             return []
         return retryfile.retry_lines(self.input_lines(self.get_batch(batch_id)), errors)
 
     def retry_failed(
         self, batch_id: str, *, completion_window: str | None = None, metadata: Mapping[str, str] | None = None,
+        error_lines: Sequence[Mapping[str, Any]] | None = None,
     ) -> Batch | None:
-        """Resubmit the requests that failed so far as a new batch (same endpoint and window unless
-        given), tagged `retry_of: <batch_id>` in its metadata. None when nothing failed."""
-        lines = self.failed_requests(batch_id)
+        """Resubmit the requests that failed so far (or those of `error_lines`, e.g. only the ones
+        `retryfile.not_worth_retrying` lets through) as a new batch (same endpoint and window unless
+        given), tagged `retry_of: <batch_id>` in its metadata. None when there is nothing to resubmit."""
+        lines = self.failed_requests(batch_id, error_lines)
         if not lines:
             return None
         original = self.get_batch(batch_id)

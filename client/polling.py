@@ -1,14 +1,43 @@
-"""Waiting for a batch to end: poll its status with a growing interval, report each poll."""
+"""Waiting for a batch to end: poll its status with a growing interval, report each poll.
+
+How often depends on the target (`schedule_for`): the live service runs a batch over minutes to
+hours, so the first wait is 30 s, growing by 1.25 to 60 s; a server on this machine (a simulator on
+a loopback address) finishes small batches in seconds, so there it is 1 s, growing by 1.2 to 5 s.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from client.clock import Clock
+from client.config import is_loopback
 from client.errors import WaitTimeoutError
 from client.models import Batch
 
 ProgressCallback = Callable[[Batch], None]
+
+
+@dataclass(frozen=True)
+class PollSchedule:
+    """The first wait between polls, the factor each next one grows by, and the longest wait."""
+
+    first: float
+    backoff: float = 1.25
+    maximum: float = 60.0
+
+    @classmethod
+    def fixed(cls, seconds: float) -> PollSchedule:
+        return cls(seconds, 1.0, seconds)
+
+
+LIVE_POLL = PollSchedule(30.0, 1.25, 60.0)
+LOCAL_POLL = PollSchedule(1.0, 1.2, 5.0)
+
+
+def schedule_for(base_url: str) -> PollSchedule:
+    """`LOCAL_POLL` for a loopback host (127.0.0.0/8, localhost, ::1), else `LIVE_POLL`."""
+    return LOCAL_POLL if is_loopback(base_url) else LIVE_POLL
 
 
 def wait_for_batch(

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from client.batchfile import MAX_CUSTOM_ID_BYTES
+from client.batchfile import MAX_CUSTOM_ID_BYTES, decode_utf8
 from client.errors import BatchFileError
 
 PROMPT_COLUMNS = ("prompt", "text", "question", "input", "content")
@@ -64,8 +64,8 @@ def from_csv(text: str, prefix: str, column: str | None = None) -> list[Prompt]:
 def read_prompts(path: str | Path, *, prefix: str | None = None, column: str | None = None) -> list[Prompt]:
     """The prompts in `path` (`.csv`: CSV with a header; anything else: one prompt per non-blank line)."""
     source = Path(path)
+    text = decode_utf8(source.read_bytes())
     chosen = prefix if prefix is not None else id_prefix(source.name)
     if source.suffix.lower() == ".csv":
-        with source.open(encoding="utf-8-sig", newline="") as handle:  # keep newlines inside quoted fields
-            return from_csv(handle.read(), chosen, column)
-    return from_text(source.read_text(encoding="utf-8-sig"), chosen)
+        return from_csv(text, chosen, column)  # newlines inside quoted fields are kept: no newline translation
+    return from_text(text, chosen)

@@ -12,8 +12,34 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from client.errors import BatchFileError
+from client.models import parse_record
 
 TEMPLATE_KEYS = ("custom_id", "method", "url", "body")
+# OpenAI's error-file lines carry the response itself: a 4xx other than these says the request is wrong
+RETRIABLE_CLIENT_STATUSES = frozenset({408, 409, 429})
+
+
+def not_worth_retrying(error_line: Mapping[str, Any]) -> str | None:
+    """Why resubmitting this failed request would fail the same way, or None if a retry may help.
+
+    Doubleword's `FailureReason` of type `NonRetriableHttpStatus` (the model refused the request
+    itself, e.g. a 400 for a bad parameter: the service did not retry it either); or, in OpenAI's
+    form, a line whose response is a 4xx other than 408, 409 and 429. The reason is its type and
+    status, e.g. `NonRetriableHttpStatus 400`."""
+    error = error_line.get("error")
+    message = error.get("message") if isinstance(error, Mapping) else None
+    if isinstance(message, str):
+        reason = parse_record(message)
+        if reason.get("type") == "NonRetriableHttpStatus":
+            details = reason.get("details")
+            status = details.get("status") if isinstance(details, Mapping) else None
+            return f"NonRetriableHttpStatus {status}" if isinstance(status, int) else "NonRetriableHttpStatus"
+        return None
+    response = error_line.get("response")
+    status = response.get("status_code") if isinstance(response, Mapping) else None
+    if isinstance(status, int) and 400 <= status < 500 and status not in RETRIABLE_CLIENT_STATUSES:
+        return f"HTTP {status}"
+    return None
 
 
 def failed_ids(error_lines: Iterable[Mapping[str, Any]]) -> list[str]:

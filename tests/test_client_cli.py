@@ -82,14 +82,19 @@ def test_failed_lines_and_retry_failed(cli: Cli, tmp_path: Path) -> None:
     assert cli("errors", batch["id"], stdout=terminal) == 0
     assert "job-2: ERROR NonRetriableHttpStatus 400" in terminal.getvalue()
 
-    assert cli("retry-failed", batch["id"], "--json") == 0
+    assert cli("retry-failed", batch["id"]) == 0  # all three are 400s: not worth retrying, so skipped
+    assert cli.out.strip() == f"nothing worth retrying in batch {batch['id']}"
+    assert "3 failed with NonRetriableHttpStatus 400, which a retry cannot fix: job-2, job-3, job-9" in cli.err
+    assert "skipping those 3" in cli.err and "--all" in cli.err
+    assert cli("retry-failed", batch["id"], "--json", "--all") == 0
+    assert "3 failed with NonRetriableHttpStatus 400" in cli.err  # said even with --json
     retry = cli.json()
     assert retry["metadata"]["retry_of"] == batch["id"] and retry["request_counts"]["total"] == 3
     with cli.client() as dw:
         resubmitted = [str(line.custom_id) for line in dw.iter_file_lines(retry["input_file_id"])]
     assert sorted(resubmitted) == ["job-2", "job-3", "job-9"]  # exactly the failed requests
     assert cli("watch", retry["id"]) == 3  # they fail again: every request failed, so the batch failed
-    assert cli.err == ""  # no progress bar when stderr is not a terminal
+    assert "\r" not in cli.err and f"{retry['id']} failed: 3/3 done (3 failed)" in cli.err  # log lines, no bar
     assert cli("status", retry["id"]) == 3 and "failed" in cli.out
 
 

@@ -1,7 +1,10 @@
-"""The command line, `python -m client COMMAND ...`: `main` runs one command and returns its exit code."""
+"""The command line, `dw-batch COMMAND ...` (or `python -m client`): `main` runs one command and
+returns its exit code."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -32,15 +35,43 @@ def _fail(ctx: Context, exc: BaseException, code: int) -> int:
     return code
 
 
+def _silence(out: TextIO) -> None:
+    """Point a closed stdout at /dev/null, so that the interpreter's last flush at exit (of what is
+    still buffered) does not raise BrokenPipeError again."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, out.fileno())
+        finally:
+            os.close(devnull)
+
+
 def main(
     argv: Sequence[str] | None = None, *, clock: Clock | None = None, stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
-    """Run one command. `clock` replaces real time for every wait (tests pass a `SimulatorClock`)."""
-    args = build_parser().parse_args(argv)
-    ctx = Context(args, stdout or sys.stdout, stderr or sys.stderr, clock)
+    """Run one command. `clock` replaces real time for every wait (tests pass a `SimulatorClock`).
+
+    When stdout is closed by its reader (`dw-batch list | head -1`), the command stops quietly:
+    exit 141, nothing on stderr, no traceback."""
+    out = stdout or sys.stdout
     try:
-        return COMMANDS[args.command](ctx)
+        args = build_parser().parse_args(argv)  # (argparse itself is quiet on a closed pipe)
+        ctx = Context(args, out, stderr or sys.stderr, clock)
+        try:
+            return _run(ctx)
+        finally:
+            ctx.close()
+    except BrokenPipeError:  # whoever read stdout stopped: nothing more to say, to anyone
+        _silence(out)
+        return exits.PIPE_CLOSED
+
+
+def _run(ctx: Context) -> int:
+    try:
+        return COMMANDS[ctx.args.command](ctx)
+    except BrokenPipeError:
+        raise
     except (BatchFileError, ConfigurationError, FileNotFoundError, IsADirectoryError) as exc:
         return _fail(ctx, exc, exits.USAGE)
     except WaitTimeoutError as exc:
@@ -49,5 +80,3 @@ def main(
         return _fail(ctx, exc, exits.ERROR)
     except KeyboardInterrupt:
         return exits.INTERRUPTED
-    finally:
-        ctx.close()

@@ -11,15 +11,17 @@ from typing import Any, TextIO
 
 import orjson
 
-from client import batchfile, prompts
+from client import batchfile, prompts, retryfile
 from client.batchfile import Limits
 from client.cli import exits, render
-from client.cli.progress import ProgressBar
+from client.cli.progress import Progress, progress_for
 from client.clock import Clock
+from client.config import resolve_poll_interval
 from client.doubleword import DoublewordClient
 from client.download import FileSink
 from client.errors import BatchFileError, WaitTimeoutError
 from client.models import Batch
+from client.polling import PollSchedule
 
 
 @dataclass
@@ -37,11 +39,16 @@ class Context:
     @property
     def client(self) -> DoublewordClient:
         if self._client is None:
+            asked = resolve_poll_interval(getattr(self.args, "poll_interval", None))
             self._client = DoublewordClient(
                 api_key=getattr(self.args, "api_key", None), base_url=getattr(self.args, "base_url", None),
-                clock=self.clock, poll_interval=getattr(self.args, "poll_interval", 30.0),
+                clock=self.clock, poll=PollSchedule.fixed(asked) if asked is not None else None,
             )
         return self._client
+
+    def progress(self) -> Progress:
+        """Progress on stderr: a bar on a terminal, else log lines (none with --json)."""
+        return progress_for(self.err, self.client.clock, quiet=self.json)
 
     def emit(self, human: str, machine: Any) -> None:
         """The command's answer on stdout: `human` text, or `machine` as one JSON document with --json."""
@@ -51,6 +58,10 @@ class Context:
         """A remark for people, on stderr (silent with --json)."""
         if not self.json:
             print(text, file=self.err, flush=True)
+
+    def warn(self, text: str) -> None:
+        """A warning for people, on stderr (also with --json)."""
+        print(text, file=self.err, flush=True)
 
     def close(self) -> None:
         if self._client is not None:
@@ -97,7 +108,7 @@ def follow_batch(ctx: Context, batch: Batch, output: str | None, errors: str | N
     client = ctx.client
     sinks = [(FileSink(path, fresh=True), file_id)
              for path, file_id in ((output, batch.output_file_id), (errors, batch.error_file_id)) if path]
-    bar = ProgressBar(ctx.err, client.clock)
+    bar = ctx.progress()
 
     def drain() -> None:
         for sink, file_id in sinks:
@@ -157,7 +168,7 @@ def list_batches(ctx: Context) -> int:
 
 def watch(ctx: Context) -> int:
     client = ctx.client
-    bar = ProgressBar(ctx.err, client.clock)
+    bar = ctx.progress()
     try:
         final = client.wait(ctx.args.id, timeout=ctx.args.timeout, on_progress=bar.update)
     except WaitTimeoutError as exc:
@@ -202,14 +213,38 @@ def errors(ctx: Context) -> int:
     return _lines(ctx, "error")
 
 
+def _ids(lines: list[dict[str, Any]], shown: int = 5) -> str:
+    """The first few custom_ids, sorted."""
+    ids = sorted(str(line.get("custom_id")) for line in lines)
+    return ", ".join(ids[:shown]) + (f", ... ({len(ids) - shown} more)" if len(ids) > shown else "")
+
+
 def retry_failed(ctx: Context) -> int:
     a = ctx.args
-    original = ctx.client.get_batch(a.id)
+    client = ctx.client
+    original = client.get_batch(a.id)
     if not original.is_final:
         ctx.note(f"batch {a.id} is still {original.status}: only the requests failed so far are resubmitted")
-    batch = ctx.client.retry_failed(a.id, completion_window=a.window)
+    failed = [line.data for line in client.iter_errors(a.id, follow=False)]
+    hopeless: dict[str, list[dict[str, Any]]] = {}
+    for line in failed:
+        why = retryfile.not_worth_retrying(line)
+        if why is not None:
+            hopeless.setdefault(why, []).append(line)
+    chosen = failed
+    if hopeless:
+        count = sum(len(lines) for lines in hopeless.values())
+        for why, lines in hopeless.items():
+            ctx.warn(f"{len(lines)} failed with {why}, which a retry cannot fix: {_ids(lines)}")
+        if a.all:
+            ctx.warn("resubmitting them anyway (--all): they will likely fail again")
+        else:
+            chosen = [line for line in failed if retryfile.not_worth_retrying(line) is None]
+            ctx.warn(f"skipping those {count} (see them with: errors {a.id}; resubmit them too with --all)")
+    batch = client.retry_failed(a.id, completion_window=a.window, error_lines=chosen) if chosen else None
     if batch is None:
-        ctx.emit(f"no failed requests in batch {a.id}", None)
+        text = f"no failed requests in batch {a.id}" if not failed else f"nothing worth retrying in batch {a.id}"
+        ctx.emit(text, None)
         return exits.OK
     ctx.note(f"resubmitted {batch.request_counts.total} failed requests as batch {batch.id}")
     return _follow_or_show(ctx, batch)

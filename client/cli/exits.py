@@ -12,6 +12,7 @@ CANCELLED = 4  # the batch was cancelled
 EXPIRED = 5  # the batch expired
 RUNNING = 6  # the batch has not ended (status of a running batch, or --timeout ran out)
 INTERRUPTED = 130  # Ctrl-C
+PIPE_CLOSED = 141  # stdout was closed by its reader (`| head`), as a shell shows a process SIGPIPE ended
 
 _BY_STATUS = {"completed": OK, "failed": FAILED, "cancelled": CANCELLED, "cancelling": CANCELLED, "expired": EXPIRED}
 

@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 
+import client
 from client.batchfile import DEFAULT_LIMITS, DEFAULT_MODEL
-from client.config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
+from client.config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, POLL_INTERVAL_ENV
+
+PROG = "dw-batch"
+DISTRIBUTION = "dw-batch-sim"
 
 WINDOWS = ("24h", "1h")
 
 EPILOG = """exit codes: 0 completed (or done), 1 API or network error, 2 bad arguments or local file,
-3 batch failed, 4 batch cancelled, 5 batch expired, 6 batch still running, 130 interrupted"""
+3 batch failed, 4 batch cancelled, 5 batch expired, 6 batch still running, 130 interrupted,
+141 stdout closed early (e.g. piped into head)
+
+the API key and base URL come from --api-key/--base-url, else the environment, else the active
+account of Doubleword's `dw` tool (~/.dw/config.toml and ~/.dw/credentials.toml)"""
+
+
+def version() -> str:
+    """The installed distribution's version (the package's own when it is not installed)."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return client.__version__
 
 
 def _globals(suppress: bool) -> argparse.ArgumentParser:
@@ -25,8 +42,9 @@ def _globals(suppress: bool) -> argparse.ArgumentParser:
     g.add_argument("--base-url", default=d(None), help=f"API base URL (env {BASE_URL_ENV}; default {DEFAULT_BASE_URL})")
     g.add_argument("--api-key", default=d(None), help=f"API key (env {API_KEY_ENV})")
     g.add_argument("--json", action="store_true", default=d(False), help="machine-readable output on stdout")
-    g.add_argument("--poll-interval", type=float, default=d(30.0), metavar="S",
-                   help="seconds between status polls, growing to 60 (default 30)")
+    g.add_argument("--poll-interval", type=float, default=d(None), metavar="SECONDS",
+                   help=f"poll the status every SECONDS (env {POLL_INTERVAL_ENV}; default: 1 s growing to 5 s "
+                        "on a loopback host such as a local simulator, else 30 s growing to 60 s)")
     return p
 
 
@@ -47,10 +65,11 @@ def _follow_flags(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     common = _globals(suppress=True)
     parser = argparse.ArgumentParser(
-        prog="python -m client", parents=[_globals(suppress=False)], epilog=EPILOG,
+        prog=PROG, parents=[_globals(suppress=False)], epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run batch jobs on the Doubleword Batch API (or the simulator).",
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -94,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("retry-failed", "resubmit a batch's failed requests as a new batch")
     p.add_argument("id", help="batch id")
     p.add_argument("--window", choices=WINDOWS, help="completion window (default: the original's)")
+    p.add_argument("--all", action="store_true",
+                   help="also resubmit the requests a retry cannot help (e.g. NonRetriableHttpStatus 400)")
     _download_flags(p)
 
     p = command("cancel", "cancel a batch")
