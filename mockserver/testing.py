@@ -29,6 +29,11 @@ if TYPE_CHECKING:  # imported when an AsgiTarget is made: importing it warns wit
     from starlette.testclient import TestClient
 
 LIVE_BASE = "https://api.doubleword.ai/v1"
+LIVE_MAX_ADVANCE = 10.0  # seconds: the most real time LiveTarget.advance waits; longer is refused
+
+
+class LiveClockError(RuntimeError):
+    """`advance` on the live target for longer than it will wait: the live service's clock cannot move."""
 
 
 @dataclass(frozen=True)
@@ -301,6 +306,14 @@ class LiveTarget(Target):
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=120)
 
     def advance(self, seconds: float) -> None:
+        """The live service's clock cannot be moved: wait `seconds` of real time, at most LIVE_MAX_ADVANCE
+        (short waits, e.g. to space the creation times of two objects, work on live as on a simulator);
+        refuse longer ones rather than sleep for an hour."""
+        if seconds > LIVE_MAX_ADVANCE:
+            raise LiveClockError(
+                f"advance({seconds:g}) on the live target: the live service's clock cannot be moved, and "
+                f"waiting {seconds:g} s of real time is refused (at most {LIVE_MAX_ADVANCE:g} s is waited); "
+                "mark the test @pytest.mark.simulator_only(\"drives the manual clock\") to skip it on live")
         time.sleep(seconds)
 
 
