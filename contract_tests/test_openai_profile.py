@@ -274,3 +274,56 @@ def test_a_batch_past_its_window_expires(sdk: openai.OpenAI, target: Target) -> 
     errors = _lines(sdk, expired.error_file_id)
     assert sorted(line["custom_id"] for line in errors) == ["expire-me-1", "expire-me-2"]
     assert {line["error"]["code"] for line in errors} == {"batch_expired"}
+
+
+# -- output_expires_after (the openai SDK's batch_create_params.OutputExpiresAfter) ---------------------
+def test_output_expires_after_sets_the_result_files_expiry(sdk: openai.OpenAI, target: Target) -> None:
+    """SDK `OutputExpiresAfter`: anchor `created_at` (the file's creation), seconds 3600..2592000."""
+    upload_id = _upload(sdk, jsonl(chat_line("ok"), chat_line("bad", temperature=9)))
+    input_expiry = sdk.files.retrieve(upload_id).expires_at
+    created = sdk.batches.create(input_file_id=upload_id, endpoint="/v1/chat/completions", completion_window="24h",
+                                 output_expires_after={"anchor": "created_at", "seconds": 7200})
+    batch = _until(target, sdk, created.id, ("completed",))
+    assert batch.output_file_id and batch.error_file_id
+    for file_id in (batch.output_file_id, batch.error_file_id):
+        as_sent = _raw(sdk, f"/files/{file_id}")
+        assert set(as_sent) == FILE_KEYS
+        assert as_sent["expires_at"] == as_sent["created_at"] + 7200
+        assert sdk.files.retrieve(file_id).expires_at == as_sent["expires_at"]
+    assert sdk.files.retrieve(upload_id).expires_at == input_expiry  # the input file keeps its own expiry
+
+
+def test_without_output_expires_after_result_files_do_not_expire(sdk: openai.OpenAI, target: Target) -> None:
+    batch = _until(target, sdk, _create(sdk, n_chat_lines(1)).id, ("completed",))
+    assert batch.output_file_id and sdk.files.retrieve(batch.output_file_id).expires_at is None
+
+
+@pytest.mark.parametrize(("expiry", "param", "code", "message"), [
+    ({"anchor": "created_at", "seconds": 3599}, "output_expires_after.seconds", "integer_below_min_value",
+     "Invalid 'output_expires_after.seconds': integer below minimum value. Expected a value >= 3600, but got 3599 "
+     "instead."),
+    ({"anchor": "created_at", "seconds": 2592001}, "output_expires_after.seconds", "integer_above_max_value",
+     "Invalid 'output_expires_after.seconds': integer above maximum value. Expected a value <= 2592000, but got "
+     "2592001 instead."),
+    ({"anchor": "completed_at", "seconds": 3600}, "output_expires_after.anchor", "invalid_value",
+     "Invalid value: 'completed_at'. Supported values are: 'created_at'."),
+    ({"anchor": "created_at", "seconds": "3600"}, "output_expires_after.seconds", "invalid_type",
+     "Invalid type for 'output_expires_after.seconds': expected an integer, but got a string instead."),
+    ({"seconds": 3600}, "output_expires_after.anchor", "missing_required_parameter",
+     "Missing required parameter: 'output_expires_after.anchor'."),
+    (3600, "output_expires_after", "invalid_type",
+     "Invalid type for 'output_expires_after': expected an object, but got an integer instead."),
+])
+def test_a_bad_output_expires_after_is_a_400(sdk: openai.OpenAI, expiry: Any, param: str, code: str,
+                                             message: str) -> None:
+    """The range is the SDK's documented one; the wording is OpenAI's general parameter validation (a guess
+    for this field, see the fidelity table)."""
+    upload_id = _upload(sdk, n_chat_lines(1))
+    before = {b.id for b in sdk.batches.list()}
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.batches.create(input_file_id=upload_id, endpoint="/v1/chat/completions", completion_window="24h",
+                           output_expires_after=expiry)
+    body = refused.value.body
+    assert refused.value.status_code == 400 and isinstance(body, dict)
+    assert body == {"message": message, "type": "invalid_request_error", "param": param, "code": code}
+    assert {b.id for b in sdk.batches.list()} == before  # nothing was created

@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS batches (
     deleted INTEGER NOT NULL DEFAULT 0,
     errors TEXT,                     -- OpenAI profile: JSON list of the input file's validation errors
     model TEXT,                      -- OpenAI profile: the one model of the input file
+    output_expires_after INTEGER,    -- OpenAI profile: seconds its output and error files live (NULL: no expiry)
     version INTEGER NOT NULL DEFAULT 0  -- bumped by every write to the batch or its requests (cache key)
 );
 CREATE INDEX IF NOT EXISTS batches_by_owner ON batches (owner, deleted, created_at, id);
@@ -128,6 +129,7 @@ class BatchRow:
     deleted: bool
     errors: str | None = None
     model: str | None = None
+    output_expires_after: int | None = None  # OpenAI profile: its result files' expiry, in seconds after creation
     version: int = 0  # bumped by every write to the batch or its requests: caches compare it
 
 
@@ -247,7 +249,8 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
         columns = {r[1] for r in self.db.execute("PRAGMA table_info(batches)")}
-        for added, kind in (("errors", "TEXT"), ("model", "TEXT"), ("version", "INTEGER NOT NULL DEFAULT 0")):
+        for added, kind in (("errors", "TEXT"), ("model", "TEXT"), ("version", "INTEGER NOT NULL DEFAULT 0"),
+                            ("output_expires_after", "INTEGER")):
             if added not in columns:  # data folders written before these columns existed
                 self.db.execute(f"ALTER TABLE batches ADD COLUMN {added} {kind}")
 

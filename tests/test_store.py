@@ -3,7 +3,9 @@ pieces, read back whole, from this connection and from a store reopened on the s
 
 from __future__ import annotations
 
+import sqlite3
 from array import array
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,27 @@ def test_a_file_recorded_in_a_transaction_that_fails_is_not_kept(tmp_path: Path)
     assert store.file_spans("file-a") == array("Q")
     store.insert_file(file_row("file-a", 2), spans_of(2))  # the id is free again
     assert store.file_spans("file-a") == spans_of(2)
+
+
+def test_a_data_folder_from_before_output_expires_after_gains_the_column(tmp_path: Path) -> None:
+    """The migration: a batches table without `output_expires_after` gets it (NULL for old batches), and a
+    batch stored with one reads back with it."""
+    old = sqlite3.connect(tmp_path / "state.sqlite3")
+    old.executescript(
+        "CREATE TABLE batches (id TEXT PRIMARY KEY, owner TEXT NOT NULL, input_file_id TEXT, source_file_id TEXT NOT "
+        "NULL, endpoint TEXT NOT NULL, completion_window TEXT NOT NULL, metadata TEXT NOT NULL, created_at REAL NOT "
+        "NULL, ready_at REAL NOT NULL, expires_at REAL NOT NULL, total INTEGER NOT NULL, output_file_id TEXT, "
+        "error_file_id TEXT, cancelled_at REAL, scheduled INTEGER NOT NULL DEFAULT 0, deleted INTEGER NOT NULL "
+        "DEFAULT 0, errors TEXT, model TEXT, version INTEGER NOT NULL DEFAULT 0);"
+        "INSERT INTO batches (id, owner, source_file_id, endpoint, completion_window, metadata, created_at, ready_at, "
+        "expires_at, total) VALUES ('batch_old', 'o', 'file-a', '/v1/chat/completions', '24h', '{}', 1, 2, 3, 0);"
+    )
+    old.commit()
+    old.close()
+    store = Store(tmp_path)
+    found = store.get_batch("batch_old")
+    assert found is not None and found.output_expires_after is None
+    store.insert_batch(replace(found, id="batch_new", output_expires_after=7200))
+    store.close()
+    reopened = Store(tmp_path).get_batch("batch_new")
+    assert reopened is not None and reopened.output_expires_after == 7200

@@ -4,7 +4,8 @@ The body as axum's `Json` extractor checks it (422 on shape errors), then (dwctl
 `create_batch`; research/doubleword-server.md §3): the completion window, the endpoint, the input
 file id's format, the scenario's balance flag (402), the input file (404, or 403 when it is
 another user's), per-model capacity (429), and the metadata (reserved keys dropped, the owner's
-keys added; OpenAI's size limits under that profile). The result is an `Admitted` batch for
+keys added; OpenAI's size limits under that profile). Under the OpenAI profile the body's
+`output_expires_after` is checked first, as OpenAI checks its parameters before any lookup. The result is an `Admitted` batch for
 `BatchService.create` to store.
 """
 
@@ -43,6 +44,7 @@ class Admitted:
     completion_window: str
     window_seconds: int
     metadata: dict[str, str]
+    output_expires_after: int | None = None  # OpenAI profile: seconds the result files live after creation
 
 
 def parse_create(payload: Any) -> CreateBatch:
@@ -81,6 +83,7 @@ class Admission:
 
     def admit(self, owner: str, email: str, payload: Any) -> Admitted:
         req = parse_create(payload)
+        expires_after = output_expires_after(payload.get("output_expires_after")) if self.policy.openai else None
         windows = self.policy.windows(self.settings)
         window = dict(windows).get(req.completion_window)
         if window is None:
@@ -107,7 +110,7 @@ class Admission:
                 self._check_capacity(source, req.completion_window, limits.model_capacity)
             metadata = {k: v for k, v in req.metadata.items() if not is_reserved(k)}
             metadata |= {"request_source": "api", "created_by_email": email}
-        return Admitted(source, req.endpoint, req.completion_window, window, metadata)
+        return Admitted(source, req.endpoint, req.completion_window, window, metadata, expires_after)
 
     def _check_capacity(self, source: FileRow, window: str, capacity: Mapping[str, int]) -> None:
         """The live per-model capacity reservation: 429 when this batch would take a model past the
@@ -137,3 +140,50 @@ def _openai_metadata(metadata: dict[str, str], source: FileRow) -> dict[str, str
     if source.kind != "input" or source.purpose != "batch":
         raise BadRequest(f"File {source.id} was not uploaded with purpose 'batch'.", param="input_file_id")
     return metadata
+
+
+OUTPUT_EXPIRY_MIN, OUTPUT_EXPIRY_MAX = 3600, 2592000  # the openai SDK's OutputExpiresAfter: 1 hour to 30 days
+_TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", float: "a number", list: "an array",
+               dict: "an object", type(None): "null"}
+
+
+def output_expires_after(raw: Any) -> int | None:
+    """OpenAI's `output_expires_after` (`{"anchor": "created_at", "seconds": 3600..2592000}`): the
+    seconds the batch's output and error files live after their creation, or None when not given.
+    The wording is OpenAI's general parameter validation (the `Invalid type for`, `integer below
+    minimum value`, `Invalid value ... Supported values are` messages), not observed for this field."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise _invalid_type("output_expires_after", "an object", raw)
+    for key in ("anchor", "seconds"):
+        if key not in raw:
+            raise BadRequest(f"Missing required parameter: 'output_expires_after.{key}'.",
+                             param=f"output_expires_after.{key}", openai_code="missing_required_parameter")
+    unknown = sorted(set(raw) - {"anchor", "seconds"})
+    if unknown:
+        raise BadRequest(f"Unknown parameter: 'output_expires_after.{unknown[0]}'.",
+                         param=f"output_expires_after.{unknown[0]}", openai_code="unknown_parameter")
+    anchor, seconds = raw["anchor"], raw["seconds"]
+    if not isinstance(anchor, str):
+        raise _invalid_type("output_expires_after.anchor", "a string", anchor)
+    if anchor != "created_at":
+        raise BadRequest(f"Invalid value: '{anchor}'. Supported values are: 'created_at'.",
+                         param="output_expires_after.anchor", openai_code="invalid_value")
+    if isinstance(seconds, bool) or not isinstance(seconds, int):
+        raise _invalid_type("output_expires_after.seconds", "an integer", seconds)
+    if seconds < OUTPUT_EXPIRY_MIN:
+        raise BadRequest(f"Invalid 'output_expires_after.seconds': integer below minimum value. Expected a value "
+                         f">= {OUTPUT_EXPIRY_MIN}, but got {seconds} instead.",
+                         param="output_expires_after.seconds", openai_code="integer_below_min_value")
+    if seconds > OUTPUT_EXPIRY_MAX:
+        raise BadRequest(f"Invalid 'output_expires_after.seconds': integer above maximum value. Expected a value "
+                         f"<= {OUTPUT_EXPIRY_MAX}, but got {seconds} instead.",
+                         param="output_expires_after.seconds", openai_code="integer_above_max_value")
+    return seconds
+
+
+def _invalid_type(param: str, expected: str, got: Any) -> BadRequest:
+    name = _TYPE_NAMES.get(type(got), "a value")
+    return BadRequest(f"Invalid type for '{param}': expected {expected}, but got {name} instead.", param=param,
+                      openai_code="invalid_type")

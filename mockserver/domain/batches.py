@@ -62,7 +62,10 @@ class BatchService:
             created_at=now, ready_at=now + self.settings.validation_delay, expires_at=now + admitted.window_seconds,
             total=source.line_count if source.kind == "input" else 0, output_file_id=new_file_id(),
             error_file_id=new_file_id(), cancelled_at=None, scheduled=False, deleted=False,
+            output_expires_after=admitted.output_expires_after,
         )
+        # the result files' expiry (OpenAI's output_expires_after): anchored at the files' creation
+        files_expire = None if row.output_expires_after is None else int(now) + row.output_expires_after
         with self.store.transaction():
             self.store.insert_batch(row)
             for file_id, kind, purpose in ((row.output_file_id, "output", "batch_output"),
@@ -70,7 +73,8 @@ class BatchService:
                 assert file_id is not None
                 self.store.insert_file(FileRow(
                     id=file_id, owner=owner, kind=kind, filename=f"batch-{batch_id}-{kind}.jsonl", purpose=purpose,
-                    bytes=0, created_at=now, expires_at=None, line_count=0, batch_id=batch_id, deleted=False,
+                    bytes=0, created_at=now, expires_at=files_expire, line_count=0, batch_id=batch_id,
+                    deleted=False,
                 ))
         self.planning.start(row)
         return self.views.created(row)
