@@ -327,3 +327,57 @@ def test_a_bad_output_expires_after_is_a_400(sdk: openai.OpenAI, expiry: Any, pa
     assert refused.value.status_code == 400 and isinstance(body, dict)
     assert body == {"message": message, "type": "invalid_request_error", "param": param, "code": code}
     assert {b.id for b in sdk.batches.list()} == before  # nothing was created
+
+
+# -- strict structured outputs (OpenAI's structured-outputs guide, "Supported schemas") -----------------
+# A strict schema that leaves a property out of `required`: OpenAI's 400, worded as clients quoted it
+# (vercel/ai#6484, mastra-ai/mastra#12284: "In context=(...), 'required' is required to be supplied ...").
+LEAKY_SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}, "roles": {"type": "string"}},
+                "required": ["name"], "additionalProperties": False}
+LEAKY_MESSAGE = ("Invalid schema for response_format 'person': In context=(), 'required' is required to be supplied "
+                 "and to be an array including every key in properties. Missing 'roles'.")
+STRICT_SCHEMA = {**LEAKY_SCHEMA, "required": ["name", "roles"]}
+
+
+def _format(schema: dict[str, Any]) -> Any:
+    return {"type": "json_schema", "json_schema": {"name": "person", "strict": True, "schema": schema}}
+
+
+def test_realtime_chat_refuses_a_strict_schema_outside_openais_subset(sdk: openai.OpenAI) -> None:
+    messages: Any = [{"role": "user", "content": "Who?"}]
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.chat.completions.create(model=CHAT_MODEL, messages=messages, response_format=_format(LEAKY_SCHEMA))
+    body = refused.value.body
+    assert isinstance(body, dict)  # outlines#844, xsai#202: param response_format, code null
+    assert body == {"message": LEAKY_MESSAGE, "type": "invalid_request_error", "param": "response_format", "code": None}
+    answer = sdk.chat.completions.create(model=CHAT_MODEL, messages=messages, response_format=_format(STRICT_SCHEMA))
+    content = answer.choices[0].message.content
+    assert content is not None and set(orjson.loads(content)) == {"name", "roles"}
+
+
+def test_realtime_responses_refuses_a_strict_text_format_outside_the_subset(sdk: openai.OpenAI) -> None:
+    """pi-web-providers#14: the Responses API names `text.format.schema`, code `invalid_json_schema`."""
+    inner = {"type": "object", "properties": {"x": {"type": "string"}}, "required": ["x"]}  # no additionalProperties
+    schema = {**STRICT_SCHEMA, "properties": {"name": inner, "roles": {"type": "string"}}}
+    text: Any = {"format": {"type": "json_schema", "name": "person", "strict": True, "schema": schema}}
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.responses.create(model=CHAT_MODEL, input="Who?", text=text)
+    assert refused.value.body == {
+        "message": "Invalid schema for response_format 'person': In context=('properties', 'name'), "
+                   "'additionalProperties' is required to be supplied and to be false.",
+        "type": "invalid_request_error", "param": "text.format.schema", "code": "invalid_json_schema"}
+
+
+def test_a_batch_request_with_a_strict_schema_outside_the_subset_is_its_error_line(
+        sdk: openai.OpenAI, target: Target) -> None:
+    content = jsonl(chat_line("good", response_format=_format(STRICT_SCHEMA)),
+                    chat_line("leaky", response_format=_format(LEAKY_SCHEMA)))
+    batch = _until(target, sdk, _create(sdk, content).id, ("completed",))
+    assert batch.request_counts is not None
+    assert (batch.request_counts.completed, batch.request_counts.failed) == (1, 1)
+    assert batch.output_file_id and batch.error_file_id
+    [out] = _lines(sdk, batch.output_file_id)
+    assert out["custom_id"] == "good"
+    [err] = _lines(sdk, batch.error_file_id)  # an HTTP failure keeps its response (openai-openapi#302)
+    assert err["custom_id"] == "leaky" and err["error"] is None and err["response"]["status_code"] == 400
+    assert err["response"]["body"]["error"]["message"] == LEAKY_MESSAGE

@@ -50,7 +50,8 @@ class Backend:
         policy = self.profile.policy
         self.batch_json = BatchJsonCache()  # polled batches answer from here while unchanged
         self.users = Users(settings.api_keys)
-        model = SimulatedModel(settings.seed or 0, {m.name: m.dimensions for m in settings.models if m.kind == "embeddings"})
+        model = SimulatedModel(settings.seed or 0, {m.name: m.dimensions for m in settings.models if m.kind == "embeddings"},
+                               strict_schemas=self.profile.openai)  # OpenAI's strict structured-output rules
         self.model = model
         self.faults = Faults(scenario)
         self.journal = Journal()

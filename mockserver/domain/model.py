@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from mockserver.domain.schema_instance import SchemaNotSupported, generate
+from mockserver.domain.strict_schema import StrictSchemaError, check_strict
 
 _WORDS = ("the", "a", "model", "answer", "batch", "request", "quiet", "river", "light", "stone", "runs",
           "finds", "brings", "simple", "careful", "result", "every", "small", "table", "window", "clear",
@@ -51,9 +52,9 @@ class ModelAnswer:
 
 
 class _Invalid(Exception):
-    def __init__(self, message: str, param: str | None, status: int = 400) -> None:
+    def __init__(self, message: str, param: str | None, status: int = 400, code: str | None = None) -> None:
         super().__init__(message)
-        self.message, self.param, self.status = message, param, status
+        self.message, self.param, self.status, self.code = message, param, status, code
 
 
 @dataclass(frozen=True)
@@ -240,8 +241,11 @@ def _parse_choice(raw: Any, tools: list[_Tool], style: str) -> _ToolChoice:
     return choice
 
 
-def _format_schema(raw: Any, param: str, nested: bool) -> Mapping[str, Any] | None:
-    """The schema the output must follow: None for text, `_JSON_OBJECT` for json_object mode."""
+def _format_schema(raw: Any, param: str, nested: bool, strict_rules: bool = False) -> Mapping[str, Any] | None:
+    """The schema the output must follow: None for text, `_JSON_OBJECT` for json_object mode. With
+    `strict_rules` (the OpenAI profile) a `strict: true` schema must keep OpenAI's subset (`strict_schema`):
+    refused as OpenAI refuses it (chat: param `response_format`, code null; Responses: param
+    `text.format.schema`, code `invalid_json_schema`)."""
     if raw is None:
         return None
     kind = raw.get("type") if isinstance(raw, dict) else None
@@ -255,6 +259,14 @@ def _format_schema(raw: Any, param: str, nested: bool) -> Mapping[str, Any] | No
     schema = spec.get("schema") if isinstance(spec, dict) else None
     if not isinstance(schema, dict):
         raise _Invalid(f"'{param}' of type json_schema needs a 'schema' object.", param)
+    if strict_rules and spec.get("strict") is True:
+        name = spec.get("name")
+        try:
+            check_strict(schema, name if isinstance(name, str) else "")
+        except StrictSchemaError as exc:
+            if nested:
+                raise _Invalid(exc.message, param) from None
+            raise _Invalid(exc.message, f"{param}.schema", code="invalid_json_schema") from None
     return schema
 
 
@@ -278,9 +290,12 @@ def _produce(rng: random.Random, tools: list[_Tool], choice: _ToolChoice, after_
 
 
 class SimulatedModel:
-    def __init__(self, seed: int, embedding_models: Mapping[str, int] | None = None) -> None:
-        """`embedding_models` maps an embeddings model name to its default dimensions."""
+    def __init__(self, seed: int, embedding_models: Mapping[str, int] | None = None, *,
+                 strict_schemas: bool = False) -> None:
+        """`embedding_models` maps an embeddings model name to its default dimensions; `strict_schemas`
+        (the OpenAI profile) refuses a strict response format outside OpenAI's subset (`strict_schema`)."""
         self._seed = seed
+        self._strict_schemas = strict_schemas
         self._embedding_models = dict(EMBEDDING_MODELS if embedding_models is None else embedding_models)
         self._handlers: dict[str, Callable[[Json, str, random.Random, int], Json]] = {
             "/v1/chat/completions": self._chat, "/v1/completions": self._completions,
@@ -305,7 +320,7 @@ class SimulatedModel:
         except _Invalid as invalid:
             exc = invalid
         error = {"message": exc.message, "type": "invalid_request_error", "param": exc.param}
-        return ModelAnswer(exc.status, {"error": {**error, "code": None}})
+        return ModelAnswer(exc.status, {"error": {**error, "code": exc.code}})
 
     def _hash(self, *parts: bytes) -> int:
         digest = hashlib.blake2b(digest_size=16)
@@ -328,7 +343,8 @@ class SimulatedModel:
         n = _int_field(body, "n", 128) or 1
         tools = _parse_tools(body.get("tools"), "chat")
         choice = _parse_choice(body.get("tool_choice"), tools, "chat")
-        schema = _format_schema(body.get("response_format"), "response_format", nested=True)
+        schema = _format_schema(body.get("response_format"), "response_format", nested=True,
+                                strict_rules=self._strict_schemas)
         after_tool = messages[-1]["role"] == "tool"
         ident = f"chatcmpl-{_hex(rng, 32)}"
         choices, used = [], 0
@@ -412,7 +428,8 @@ class SimulatedModel:
         text_config = body.get("text")
         if text_config is not None and not isinstance(text_config, dict):
             raise _Invalid("'text' must be an object.", "text")
-        schema = _format_schema((text_config or {}).get("format"), "text.format", nested=False)
+        schema = _format_schema((text_config or {}).get("format"), "text.format", nested=False,
+                                strict_rules=self._strict_schemas)
         after_tool = isinstance(raw, list) and raw[-1].get("type") == "function_call_output"
         ident = f"resp_{_hex(rng, 48)}"
         out = _produce(rng, tools, choice, after_tool, schema, "text.format", limit)
