@@ -1,8 +1,9 @@
 """Unit tests of OpenAI's strict structured-output rules (`domain/strict_schema.py`): for each rule one
 schema it accepts and one it refuses, with the literal message. Evidence for the wording: the
 `required` and `additionalProperties` messages as clients quoted OpenAI's 400 (vercel/ai#6484,
-mastra-ai/mastra#12284; dottxt-ai/outlines#844, moeru-ai/xsai#202); the rest is in that style and
-listed as unverified in docs/fidelity.md."""
+mastra-ai/mastra#12284; dottxt-ai/outlines#844, moeru-ai/xsai#202) and `'oneOf' is not permitted`
+(community.openai.com/t/932422); the root and size messages are in that style and listed as
+unverified in docs/fidelity.md."""
 
 from __future__ import annotations
 

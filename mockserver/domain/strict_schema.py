@@ -12,9 +12,9 @@ schema leaves it (OpenAI's structured-outputs guide, "Supported schemas"; the op
   (`MAX_PROPERTIES`).
 
 Only the OpenAI profile checks this (the simulated model is built with the flag); the Doubleword
-profile's upstream (vLLM) takes any schema. The messages of the first two rules are OpenAI's as
-clients have quoted them (`In context=(...)`, the path as a Python tuple); the others are in that
-style, unverified (docs/fidelity.md). Pure: no HTTP, nothing of the model.
+profile's upstream (vLLM) takes any schema. The messages of the `required`, `additionalProperties`
+and keyword rules are OpenAI's as clients have quoted them (`In context=(...)`, the path as a Python
+tuple); the root and size messages are in that style, unverified (docs/fidelity.md). Pure: no HTTP, nothing of the model.
 """
 
 from __future__ import annotations
