@@ -178,3 +178,31 @@ def test_users_cannot_see_each_others_batches(api: httpx.Client, other_api: http
         assert call.status_code == 404
     assert other_api.get("/batches").json()["data"] == []
     assert other_api.get("/files").json()["data"] == []
+
+
+def test_background_window_is_403_for_a_user_without_the_role(api: httpx.Client) -> None:
+    # dwctl batches.rs 532-538 (InsufficientPermissions, errors.rs 211-212) and its test
+    # background_batch_requires_background_inference_role (4213-4222): 403, not the window's 400
+    file_id = upload_ok(api, n_chat_lines(1))["id"]
+    response = api.post("/batches", json={"input_file_id": file_id, "endpoint": "/v1/chat/completions",
+                                          "completion_window": "background"})
+    assert response.status_code == 403
+    assert response.text == ("Insufficient permissions to Create background inference; assign the "
+                             "BackgroundInferenceUser role to submit this completion_window")
+    assert api.get("/batches").json()["data"] == []
+
+
+def test_api_key_id_is_400_in_a_personal_context(api: httpx.Client) -> None:
+    # dwctl batches.rs 727-731: api_key_id (models/batches.rs 87, a UUID) needs an organization context
+    file_id = upload_ok(api, n_chat_lines(1))["id"]
+    body = {"input_file_id": file_id, "endpoint": "/v1/chat/completions", "completion_window": "24h"}
+    response = api.post("/batches", json=body | {"api_key_id": str(uuid.uuid4())})
+    assert response.status_code == 400
+    assert response.text == "api_key_id selection is only available in organization context"
+    malformed = api.post("/batches", json=body | {"api_key_id": "key-1"})
+    assert malformed.status_code == 422  # the Json extractor, before any check
+    assert malformed.text.startswith("Failed to deserialize the JSON body into the target type: api_key_id")
+    unknown_file = api.post("/batches", json=body | {"input_file_id": str(uuid.uuid4()),
+                                                     "api_key_id": str(uuid.uuid4())})
+    assert unknown_file.status_code == 404  # the file is checked first (batches.rs 590-600)
+    assert api.get("/batches").json()["data"] == []

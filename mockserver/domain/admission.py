@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mockserver.domain.faults import Faults
+from mockserver.domain.paging import canonical_uuid
 from mockserver.domain.policy import Policy
 from mockserver.errors import BadRequest, Forbidden, NotFound, PaymentRequired, TooManyRequests, Unprocessable
 from mockserver.settings import Settings
@@ -24,6 +25,11 @@ RESERVED_METADATA = frozenset(
     {"created_by_email", "context_name", "context_type", "request_source", "created_by", "dw_user_agent"}
 )
 _DESERIALIZE = "Failed to deserialize the JSON body into the target type: "
+# dwctl batches.rs 532-538: `background` needs the BackgroundInferenceUser role, which no simulated user has
+BACKGROUND_REFUSED = ("Insufficient permissions to Create background inference; assign the BackgroundInferenceUser "
+                      "role to submit this completion_window")
+# dwctl batches.rs 727-731: every simulated user acts in a personal context
+API_KEY_ID_REFUSED = "api_key_id selection is only available in organization context"
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,11 @@ class Admission:
 
     def admit(self, owner: str, email: str, payload: Any) -> Admitted:
         req = parse_create(payload)
+        api_key_id = payload.get("api_key_id") if not self.policy.openai else None
+        if api_key_id is not None and (not isinstance(api_key_id, str) or canonical_uuid(api_key_id) is None):
+            raise Unprocessable(f"{_DESERIALIZE}api_key_id: UUID parsing failed")  # the Json extractor's
+        if req.completion_window == "background" and not self.policy.openai:
+            raise Forbidden(BACKGROUND_REFUSED)
         windows = self.policy.windows(self.settings)
         window = dict(windows).get(req.completion_window)
         if window is None:
@@ -103,7 +114,9 @@ class Admission:
         if self.policy.openai:
             metadata = _openai_metadata(req.metadata, source)
         else:
-            if limits.model_capacity:
+            if api_key_id is not None:  # after the file and model checks (dwctl batches.rs 727-731)
+                raise BadRequest(API_KEY_ID_REFUSED)
+            if limits.model_capacity:  # reserved after the key is chosen (dwctl batches.rs 878)
                 self._check_capacity(source, req.completion_window, limits.model_capacity)
             metadata = {k: v for k, v in req.metadata.items() if not is_reserved(k)}
             metadata |= {"request_source": "api", "created_by_email": email}
