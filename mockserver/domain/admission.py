@@ -114,6 +114,8 @@ class Admission:
         if self.policy.openai:
             metadata = _openai_metadata(req.metadata, source)
         else:
+            if source.kind == "input":
+                self._check_model_windows(source, req.completion_window)
             if api_key_id is not None:  # after the file and model checks (dwctl batches.rs 727-731)
                 raise BadRequest(API_KEY_ID_REFUSED)
             if limits.model_capacity:  # reserved after the key is chosen (dwctl batches.rs 878)
@@ -121,6 +123,19 @@ class Admission:
             metadata = {k: v for k, v in req.metadata.items() if not is_reserved(k)}
             metadata |= {"request_source": "api", "created_by_email": email}
         return Admitted(source, req.endpoint, req.completion_window, window, metadata)
+
+    def _check_model_windows(self, source: FileRow, window: str) -> None:
+        """A model the models file limits to some windows refuses the others (dwctl batches.rs 666-685;
+        live walks a map, the simulator its models by name)."""
+        for name in sorted(set(self.models_of(source))):
+            spec = self.settings.model(name)
+            allowed = spec.windows if spec is not None else None
+            if allowed is None or window in allowed:
+                continue
+            if not allowed:
+                raise BadRequest(f"Model '{name}' does not support batch processing.")
+            raise BadRequest(f"Model '{name}' does not support completion window '{window}'. "
+                             f"Allowed: {', '.join(allowed)}")
 
     def _check_capacity(self, source: FileRow, window: str, capacity: Mapping[str, int]) -> None:
         """The live per-model capacity reservation: 429 when this batch would take a model past the
