@@ -57,7 +57,7 @@ def test_models_rejects_bad_query_flags(api: httpx.Client) -> None:
 
 def test_model_retrieve_names_the_model_only_by_model_override(api: httpx.Client) -> None:
     # onwards lib.rs 417-433 (Model-Override first, then the body's model); an unknown one is its 404
-    # (handlers.rs 459-463, errors.rs 44-56)
+    # (handlers.rs 464-468, errors.rs 44-56)
     response = api.get("/models/anything", headers={"Model-Override": "no-such-model"})
     assert response.status_code == 404
     assert response.json() == {"error": {

@@ -215,7 +215,7 @@ def _iso(epoch: float) -> str:
 
 
 def test_list_include_analytics_adds_each_batchs_analytics(api: httpx.Client, target: Target) -> None:
-    # dwctl batches.rs 2032-2037 (include, comma-separated) and 2159-2161 (analytics per item, the
+    # dwctl batches.rs 2033-2038 (include, comma-separated) and 2160-2162 (analytics per item, the
     # route's own object: db handlers analytics get_batches_analytics_bulk)
     ids = [start_batch(api, n_chat_lines(2))["id"] for _ in range(2)]
     run_to_end(target, api, ids[0])

@@ -88,7 +88,7 @@ def test_error_classes(sdk: openai.OpenAI, target: Target) -> None:
 def test_models_retrieve_is_the_proxys_400(sdk: openai.OpenAI) -> None:
     # GET /models/{id} is not dwctl's (lib.rs 1712-1714 routes only /models): it falls through to onwards'
     # catch-all (onwards lib.rs 511-513), which reads the model from the body or Model-Override, never the
-    # path (lib.rs 417-433): 400 bad_request, param "model" (handlers.rs 420-428, errors.rs 157-171),
+    # path (lib.rs 417-433): 400 bad_request, param "model" (handlers.rs 422-430, errors.rs 157-171),
     # for a known model and an unknown one alike
     listed = sdk.models.list().data
     for name in (listed[0].id, "no-such-model"):

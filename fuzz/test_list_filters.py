@@ -3,7 +3,7 @@ its own text; and what is answered 200 is filtered as live filters.
 
 Evidence: dwctl models/batches.rs 322-367 (the query struct: `created_after`/`created_before` are
 chrono `DateTime<Utc>`, `member_id` a `Uuid`), batches.rs 211-250 (`completion_window`), 1924-1927
-(`member_id`), 2032-2037 (`include`); chrono's ParseError texts."""
+(`member_id`), 2033-2038 (`include`); chrono's ParseError texts."""
 
 from __future__ import annotations
 

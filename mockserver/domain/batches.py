@@ -103,7 +103,7 @@ class BatchService:
         active_first: bool, filters: ListFilters | None = None,
     ) -> BatchList:
         """A page of the caller's batches, newest first; with `include=analytics`, each one's analytics
-        (dwctl batches.rs 2032-2076 and 2159-2161). Checks in live's order: `member_id`, then
+        (dwctl batches.rs 2033-2038, 2067-2075 and 2160-2162). Checks in live's order: `member_id`, then
         `completion_window` (batches.rs 1912-1951), then `status` (fusillade's)."""
         if self.policy.openai:  # OpenAI's list has no filters: unknown parameters are ignored
             status, search, active_first, filters = None, None, False, None
@@ -270,7 +270,7 @@ class BatchList:
 
 
 def includes_analytics(include: str | None) -> bool:
-    """`include`, comma-separated and trimmed (dwctl batches.rs 2032-2037)."""
+    """`include`, comma-separated and trimmed (dwctl batches.rs 2033-2038)."""
     return include is not None and "analytics" in (part.strip() for part in include.split(","))
 
 

@@ -130,8 +130,8 @@ class Realtime:
         """`GET /models/{id}`: dwctl serves only the exact `/models` (dwctl lib.rs 1712-1714); the rest
         falls through to onwards' catch-all (onwards lib.rs 511-513), which names the model from the
         `Model-Override` header or the body's `model` (onwards lib.rs 417-433), never from the path: a
-        plain retrieve (the `openai` SDK's `models.retrieve`) is its 400 (onwards handlers.rs 420-428);
-        a named unknown model its 404 (handlers.rs 459-463)."""
+        plain retrieve (the `openai` SDK's `models.retrieve`) is its 400 (onwards handlers.rs 422-430);
+        a named unknown model its 404 (handlers.rs 464-468)."""
         model = model_override
         if model is None:
             with contextlib.suppress(orjson.JSONDecodeError, TooDeep):
