@@ -53,3 +53,16 @@ def test_models_rejects_bad_query_flags(api: httpx.Client) -> None:
     response = api.get("/models", params={"available_for_realtime": "maybe"})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_query_parameter"
+
+
+def test_model_retrieve_names_the_model_only_by_model_override(api: httpx.Client) -> None:
+    # onwards lib.rs 417-433 (Model-Override first, then the body's model); an unknown one is its 404
+    # (handlers.rs 464-468, errors.rs 44-56)
+    response = api.get("/models/anything", headers={"Model-Override": "no-such-model"})
+    assert response.status_code == 404
+    assert response.json() == {"error": {
+        "message": "The model `no-such-model` does not exist or you do not have access to it.",
+        "type": "invalid_request_error", "param": None, "code": "model_not_found"}}
+    plain = api.get("/models/anything")
+    assert plain.status_code == 400
+    assert plain.json()["error"]["code"] == "bad_request"

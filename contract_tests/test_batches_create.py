@@ -6,12 +6,14 @@ Evidence: research/doubleword-server.md §1.2, §1.3, §3 and §10 items 15-17, 
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
 import httpx
 import pytest
 
 from contract_tests.helpers import create_batch, n_chat_lines, start_batch, upload_ok
+from contract_tests.lifecycle import run_to_end
 from contract_tests.targets import Target
 
 pytestmark = pytest.mark.profile("doubleword")  # Doubleword's own behaviour (OpenAI's: test_openai_profile.py)
@@ -178,3 +180,112 @@ def test_users_cannot_see_each_others_batches(api: httpx.Client, other_api: http
         assert call.status_code == 404
     assert other_api.get("/batches").json()["data"] == []
     assert other_api.get("/files").json()["data"] == []
+
+
+def test_background_window_is_403_for_a_user_without_the_role(api: httpx.Client) -> None:
+    # dwctl batches.rs 532-538 (InsufficientPermissions, errors.rs 211-212) and its test
+    # background_batch_requires_background_inference_role (4213-4222): 403, not the window's 400
+    file_id = upload_ok(api, n_chat_lines(1))["id"]
+    response = api.post("/batches", json={"input_file_id": file_id, "endpoint": "/v1/chat/completions",
+                                          "completion_window": "background"})
+    assert response.status_code == 403
+    assert response.text == ("Insufficient permissions to Create background inference; assign the "
+                             "BackgroundInferenceUser role to submit this completion_window")
+    assert api.get("/batches").json()["data"] == []
+
+
+def test_api_key_id_is_400_in_a_personal_context(api: httpx.Client) -> None:
+    # dwctl batches.rs 727-731: api_key_id (models/batches.rs 87, a UUID) needs an organization context
+    file_id = upload_ok(api, n_chat_lines(1))["id"]
+    body = {"input_file_id": file_id, "endpoint": "/v1/chat/completions", "completion_window": "24h"}
+    response = api.post("/batches", json=body | {"api_key_id": str(uuid.uuid4())})
+    assert response.status_code == 400
+    assert response.text == "api_key_id selection is only available in organization context"
+    malformed = api.post("/batches", json=body | {"api_key_id": "key-1"})
+    assert malformed.status_code == 422  # the Json extractor, before any check
+    assert malformed.text.startswith("Failed to deserialize the JSON body into the target type: api_key_id")
+    unknown_file = api.post("/batches", json=body | {"input_file_id": str(uuid.uuid4()),
+                                                     "api_key_id": str(uuid.uuid4())})
+    assert unknown_file.status_code == 404  # the file is checked first (batches.rs 590-600)
+    assert api.get("/batches").json()["data"] == []
+
+
+def _iso(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_list_include_analytics_adds_each_batchs_analytics(api: httpx.Client, target: Target) -> None:
+    # dwctl batches.rs 2033-2038 (include, comma-separated) and 2160-2162 (analytics per item, the
+    # route's own object: db handlers analytics get_batches_analytics_bulk)
+    ids = [start_batch(api, n_chat_lines(2))["id"] for _ in range(2)]
+    run_to_end(target, api, ids[0])
+    plain = api.get("/batches").json()["data"]
+    assert all("analytics" not in b for b in plain)
+    listed = api.get("/batches", params={"include": "usage, analytics"}).json()["data"]
+    assert {b["id"] for b in listed} == set(ids)
+    for item in listed:
+        assert item["analytics"] == api.get(f"/batches/{item['id']}/analytics").json()
+    assert {b["id"]: b["analytics"]["total_requests"] for b in listed}[ids[0]] == 2
+
+
+def test_list_created_after_and_before_are_inclusive_bounds(api: httpx.Client) -> None:
+    # models/batches.rs 343-349 (chrono DateTime<Utc>); fusillade-arsenal postgres.rs 4860-4867 (>=, <=)
+    batch = start_batch(api, n_chat_lines(1))
+    at = batch["created_at"]
+
+    def listed(**params: str) -> list[str]:
+        response = api.get("/batches", params=params)
+        assert response.status_code == 200, response.text
+        return [b["id"] for b in response.json()["data"]]
+
+    assert listed(created_after=_iso(at - 60)) == [batch["id"]]
+    assert listed(created_after=_iso(at + 60)) == []
+    assert listed(created_before=_iso(at + 60)) == [batch["id"]]
+    assert listed(created_before=_iso(at - 60)) == []
+    assert listed(created_after=_iso(at - 60).replace("Z", "+00:00"), created_before=_iso(at + 60)) == [batch["id"]]
+
+
+@pytest.mark.parametrize(("value", "why"), [
+    ("yesterday", "input contains invalid characters"),
+    ("2025-01-01", "premature end of input"),
+    ("", "premature end of input"),
+    ("2025-13-01T00:00:00Z", "input is out of range"),
+    ("2025-01-01T00:00:00Z now", "trailing input"),
+])
+def test_list_bad_created_after_is_axums_400(api: httpx.Client, value: str, why: str) -> None:
+    # axum's Query rejection with serde_path_to_error (common.py int_param's form) and chrono's ParseError text
+    response = api.get("/batches", params={"created_after": value})
+    assert response.status_code == 400
+    assert response.text == f"Failed to deserialize query string: created_after: {why}"
+
+
+def test_list_completion_window_filter(api: httpx.Client) -> None:
+    # dwctl batches.rs 211-250 (comma-separated, trimmed, empty is no filter; background 400 for a
+    # non-platform-manager) and 1947-1951
+    day = start_batch(api, n_chat_lines(1))["id"]
+    hour = start_batch(api, n_chat_lines(1), window="1h")["id"]
+
+    def listed(value: str) -> set[str]:
+        return {b["id"] for b in api.get("/batches", params={"completion_window": value}).json()["data"]}
+
+    assert listed("1h") == {hour}
+    assert listed("24h") == {day}
+    assert listed(" 24h , , 1h ") == {hour, day}
+    assert listed("") == {hour, day}
+    assert listed("7d") == set()
+    response = api.get("/batches", params={"completion_window": "24h,background"})
+    assert response.status_code == 400
+    assert response.text == "completion_window=background is only available to platform managers"
+
+
+def test_member_id_is_400_in_a_personal_context(api: httpx.Client) -> None:
+    # dwctl batches.rs 1924-1927 and files.rs 1352-1355; models/batches.rs 336 and models/files.rs 32 (a UUID)
+    start_batch(api, n_chat_lines(1))
+    for path in ("/batches", "/files"):
+        response = api.get(path, params={"member_id": str(uuid.uuid4())})
+        assert response.status_code == 400
+        assert response.text == ("member_id filter is only available in organization context or for "
+                                 "platform managers")
+        malformed = api.get(path, params={"member_id": "someone"})
+        assert malformed.status_code == 400
+        assert malformed.text.startswith("Failed to deserialize query string: member_id: UUID parsing failed: ")

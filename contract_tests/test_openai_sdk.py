@@ -83,3 +83,20 @@ def test_error_classes(sdk: openai.OpenAI, target: Target) -> None:
     with openai.OpenAI(base_url=target.base_url, api_key="x", http_client=http, max_retries=0,
                        default_headers=wrong_scheme) as anon, pytest.raises(openai.AuthenticationError):
         anon.files.list()
+
+
+def test_models_retrieve_is_the_proxys_400(sdk: openai.OpenAI) -> None:
+    # GET /models/{id} is not dwctl's (lib.rs 1712-1714 routes only /models): it falls through to onwards'
+    # catch-all (onwards lib.rs 511-513), which reads the model from the body or Model-Override, never the
+    # path (lib.rs 417-433): 400 bad_request, param "model" (handlers.rs 422-430, errors.rs 157-171),
+    # for a known model and an unknown one alike
+    listed = sdk.models.list().data
+    for name in (listed[0].id, "no-such-model"):
+        with pytest.raises(openai.BadRequestError) as caught:
+            sdk.models.retrieve(name)
+        assert caught.value.status_code == 400
+        assert caught.value.body == {
+            "message": "Could not parse onwards model from request. 'model' parameter must be supplied in "
+                       "either the body or in the Model-Override header.",
+            "type": "invalid_request_error", "param": "model", "code": "bad_request",
+        }

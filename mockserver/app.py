@@ -29,7 +29,7 @@ EMULATED_PREFIXES = ("/v1", "/ai/v1")
 def emulated_routes(profile: Dialect = DOUBLEWORD) -> list[BaseRoute]:
     routes: list[BaseRoute] = [*batches.routes, *files.routes, *models.routes, *realtime.routes]  # most polled first
     if profile.extensions:
-        routes += [*batches.extension_routes, *files.extension_routes]
+        routes += [*batches.extension_routes, *files.extension_routes, *models.extension_routes]
     return routes
 
 

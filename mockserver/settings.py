@@ -49,6 +49,9 @@ class ModelSpec:
     input_price: dict[str, Decimal] = field(default_factory=dict)
     output_price: dict[str, Decimal] = field(default_factory=dict)
     dimensions: int = 4096  # embeddings only
+    # the completion windows a batch of this model may ask for (dwctl's per-model allowed windows,
+    # batches.rs 666-685); None: every window; empty: no batches at all
+    windows: tuple[str, ...] | None = None
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> ModelSpec:
@@ -65,7 +68,16 @@ class ModelSpec:
             input_price=prices("input_price"),
             output_price=prices("output_price"),
             dimensions=int(raw.get("dimensions", 4096)),
+            windows=_windows(raw.get("windows")),
         )
+
+
+def _windows(raw: Any) -> tuple[str, ...] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(w, str) for w in raw):
+        raise ValueError(f"model windows must be a list of strings, not {raw!r}")
+    return tuple(raw)
 
 
 def _priced(name: str, kind: ModelKind, inp: str, out: str) -> ModelSpec:
@@ -86,7 +98,7 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
 
 
 def load_models(path: Path) -> tuple[ModelSpec, ...]:
-    """A JSON list of model objects: `{"name", "kind", "input_price": {"24h": ...}, ...}`."""
+    """A JSON list of model objects: `{"name", "kind", "input_price": {"24h": ...}, "windows": [...], ...}`."""
     raw = orjson.loads(path.read_bytes())
     if not isinstance(raw, list) or not raw:
         raise ValueError(f"{path}: expected a non-empty JSON list of models")

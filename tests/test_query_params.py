@@ -43,3 +43,32 @@ def test_a_bad_integer_gets_rusts_parse_error(sim: AsgiTarget, raw: str, why: st
 def test_what_i64_from_str_takes_is_taken(sim: AsgiTarget, raw: str) -> None:
     with sim.client(sim.new_key()) as api:
         assert api.get("/files", params={"limit": raw}).status_code == 200
+
+
+@pytest.mark.parametrize(("raw", "epoch"), [
+    ("2025-01-02T03:04:05Z", 1735787045.0),
+    ("2025-01-02t03:04:05z", 1735787045.0),
+    ("2025-1-2 3:4:5.5 +01 : 00", 1735783445.5),  # chrono's relaxed RFC 3339: short numbers, spaces
+    ("2025-01-02T03:04:05 UTC", 1735787045.0),
+    ("2025-01-02T03:04:05-0130", 1735792445.0),
+])
+def test_created_after_reads_chronos_relaxed_rfc3339(raw: str, epoch: float) -> None:
+    # chrono 0.4 parse_rfc3339_relaxed, which DateTime<Utc>'s Deserialize uses (models/batches.rs 345)
+    from mockserver.api.common import _rfc3339_relaxed
+    assert _rfc3339_relaxed(raw) == epoch
+
+
+@pytest.mark.parametrize(("raw", "why"), [
+    ("2025-02-30T00:00:00Z", "input is out of range"),
+    ("2025-01-01T24:00:00Z", "input is out of range"),
+    ("2025-01-01T00:00:00+24:00", "input is out of range"),
+    ("2025-01-01T00:00:00", "premature end of input"),
+    ("2025-01-01T00:00:00+01", "premature end of input"),
+    ("2025-01-01X00:00:00Z", "input contains invalid characters"),
+    ("20250-01-01T00:00:00Z", "input contains invalid characters"),
+])
+def test_created_before_refuses_as_chrono_does(sim: AsgiTarget, raw: str, why: str) -> None:
+    with sim.client(sim.new_key()) as api:
+        response = api.get("/batches", params={"created_before": raw})
+    assert response.status_code == 400
+    assert response.text == f"Failed to deserialize query string: created_before: {why}"

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mockserver.api.common import backend, bounded_body, caller, content_response, int_param, json_response
+from mockserver.api.common import (
+    backend,
+    bounded_body,
+    caller,
+    content_response,
+    datetime_param,
+    int_param,
+    json_response,
+    uuid_param,
+)
 from mockserver.backend import Backend
+from mockserver.domain.batches import ListFilters, includes_analytics
 from mockserver.domain.nesting import TooDeep, loads
 from mockserver.domain.pages import Window
 from mockserver.domain.status import BatchView
@@ -57,13 +69,27 @@ def _flag(request: Request, name: str) -> bool:
 async def list_batches(request: Request) -> Response:
     user = caller(request)
     q = request.query_params
-    page = await backend(request).batches.list_batches(
-        user.id, after=q.get("after"), limit=int_param(request, "limit"), status=q.get("status"),
-        search=q.get("search"), active_first=_flag(request, "active_first"),
+    sim = backend(request)
+    profile = sim.profile
+    filters = None if profile.openai else ListFilters(  # OpenAI's list ignores them, unparsed
+        created_after=datetime_param(request, "created_after"),
+        created_before=datetime_param(request, "created_before"),
+        completion_window=q.get("completion_window"), member_id=uuid_param(request, "member_id"),
+        include_analytics=includes_analytics(q.get("include")),
     )
-    profile = backend(request).profile
-    return json_response(list_object(page.items, page.has_more, lambda v: profile.render_batch(v, True),
-                                     null_ids=profile.openai))
+    found = await sim.batches.list_batches(
+        user.id, after=q.get("after"), limit=int_param(request, "limit"), status=q.get("status"),
+        search=q.get("search"), active_first=_flag(request, "active_first"), filters=filters,
+    )
+    analytics = found.analytics
+
+    def render(view: BatchView) -> dict[str, Any]:
+        out = profile.render_batch(view, True)
+        if analytics is not None:
+            out["analytics"] = analytics[view.row.id]
+        return out
+
+    return json_response(list_object(found.page.items, found.page.has_more, render, null_ids=profile.openai))
 
 
 async def batch_json(sim: Backend, authorization: str | None, batch_id: str) -> bytes:

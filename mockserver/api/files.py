@@ -6,7 +6,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mockserver.api.common import backend, caller, content_response, int_param, json_response
+from mockserver.api.common import backend, caller, content_response, int_param, json_response, uuid_param
 from mockserver.api.multipart import receive_upload
 from mockserver.errors import BadRequest
 from mockserver.render import file_deleted, list_object
@@ -49,6 +49,7 @@ async def list_files(request: Request) -> Response:
         order=q.get("order", "desc"),
         purpose=q.get("purpose"),
         search=q.get("search"),
+        member_id=None if backend(request).profile.openai else uuid_param(request, "member_id"),
     )
     files = backend(request).files
     render_file = backend(request).profile.render_file

@@ -1,4 +1,4 @@
-"""`GET /models`."""
+"""`GET /models`, and `GET /models/{id}` as the inference proxy answers it."""
 
 from __future__ import annotations
 
@@ -18,4 +18,13 @@ async def get_models(request: Request) -> Response:
     return json_response(listing)
 
 
+async def retrieve_model(request: Request) -> Response:
+    """`GET /models/{id}` as live answers it through the inference proxy (see `Realtime.retrieve_model`)."""
+    realtime = backend(request).realtime
+    realtime.caller(request.headers.get("authorization"))
+    answer = realtime.retrieve_model(request.headers.get("model-override"), await request.body())
+    return json_response(answer.body, status=answer.status)
+
+
 routes = [Route("/models", get_models, methods=["GET"])]
+extension_routes = [Route("/models/{model_id:path}", retrieve_model, methods=["GET"])]  # Doubleword's proxy

@@ -405,8 +405,8 @@ async def batches_page(request: Request) -> Response:
     status = q.get("status") if q.get("status") in STATUS_FILTERS else None
     search = q.get("search") or None
     after = q.get("after") or None
-    page = await sim.batches.list_batches(user.id, after=after, limit=PAGE_SIZE, status=status, search=search,
-                                          active_first=False)
+    page = (await sim.batches.list_batches(user.id, after=after, limit=PAGE_SIZE, status=status, search=search,
+                                           active_first=False)).page
     items: list[dict[str, Any]] = []
     for view in page.items:
         obj = batch_object(view, with_context=True)

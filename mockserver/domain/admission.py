@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mockserver.domain.faults import Faults
+from mockserver.domain.paging import canonical_uuid
 from mockserver.domain.policy import Policy
 from mockserver.errors import BadRequest, Forbidden, NotFound, PaymentRequired, TooManyRequests, Unprocessable
 from mockserver.settings import Settings
@@ -25,6 +26,11 @@ RESERVED_METADATA = frozenset(
     {"created_by_email", "context_name", "context_type", "request_source", "created_by", "dw_user_agent"}
 )
 _DESERIALIZE = "Failed to deserialize the JSON body into the target type: "
+# dwctl batches.rs 532-538: `background` needs the BackgroundInferenceUser role, which no simulated user has
+BACKGROUND_REFUSED = ("Insufficient permissions to Create background inference; assign the BackgroundInferenceUser "
+                      "role to submit this completion_window")
+# dwctl batches.rs 727-731: every simulated user acts in a personal context
+API_KEY_ID_REFUSED = "api_key_id selection is only available in organization context"
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,11 @@ class Admission:
     def admit(self, owner: str, email: str, payload: Any) -> Admitted:
         req = parse_create(payload)
         expires_after = output_expires_after(payload.get("output_expires_after")) if self.policy.openai else None
+        api_key_id = payload.get("api_key_id") if not self.policy.openai else None
+        if api_key_id is not None and (not isinstance(api_key_id, str) or canonical_uuid(api_key_id) is None):
+            raise Unprocessable(f"{_DESERIALIZE}api_key_id: UUID parsing failed")  # the Json extractor's
+        if req.completion_window == "background" and not self.policy.openai:
+            raise Forbidden(BACKGROUND_REFUSED)
         windows = self.policy.windows(self.settings)
         window = dict(windows).get(req.completion_window)
         if window is None:
@@ -106,11 +117,28 @@ class Admission:
         if self.policy.openai:
             metadata = _openai_metadata(req.metadata, source)
         else:
-            if limits.model_capacity:
+            if source.kind == "input":
+                self._check_model_windows(source, req.completion_window)
+            if api_key_id is not None:  # after the file and model checks (dwctl batches.rs 727-731)
+                raise BadRequest(API_KEY_ID_REFUSED)
+            if limits.model_capacity:  # reserved after the key is chosen (dwctl batches.rs 878)
                 self._check_capacity(source, req.completion_window, limits.model_capacity)
             metadata = {k: v for k, v in req.metadata.items() if not is_reserved(k)}
             metadata |= {"request_source": "api", "created_by_email": email}
         return Admitted(source, req.endpoint, req.completion_window, window, metadata, expires_after)
+
+    def _check_model_windows(self, source: FileRow, window: str) -> None:
+        """A model the models file limits to some windows refuses the others (dwctl batches.rs 666-685;
+        live walks a map, the simulator its models by name)."""
+        for name in sorted(set(self.models_of(source))):
+            spec = self.settings.model(name)
+            allowed = spec.windows if spec is not None else None
+            if allowed is None or window in allowed:
+                continue
+            if not allowed:
+                raise BadRequest(f"Model '{name}' does not support batch processing.")
+            raise BadRequest(f"Model '{name}' does not support completion window '{window}'. "
+                             f"Allowed: {', '.join(allowed)}")
 
     def _check_capacity(self, source: FileRow, window: str, capacity: Mapping[str, int]) -> None:
         """The live per-model capacity reservation: 429 when this batch would take a model past the

@@ -10,14 +10,14 @@ Create-time checks are `admission`'s; money is `pricing`'s; paging is `pages`'. 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 
 from mockserver.domain.admission import Admission
 from mockserver.domain.pages import Content, Window
-from mockserver.domain.paging import Page, canonical_uuid, clamp_limit, is_uuid
+from mockserver.domain.paging import Page, canonical_uuid, clamp_limit, is_uuid, refuse_member_filter
 from mockserver.domain.planning import PlanningRunner
 from mockserver.domain.policy import Policy
 from mockserver.domain.pricing import cost, decimal_text
@@ -104,10 +104,16 @@ class BatchService:
 
     async def list_batches(
         self, owner: str, *, after: str | None, limit: int | None, status: str | None, search: str | None,
-        active_first: bool,
-    ) -> Page[BatchView]:
+        active_first: bool, filters: ListFilters | None = None,
+    ) -> BatchList:
+        """A page of the caller's batches, newest first; with `include=analytics`, each one's analytics
+        (dwctl batches.rs 2033-2038, 2067-2075 and 2160-2162). Checks in live's order: `member_id`, then
+        `completion_window` (batches.rs 1912-1951), then `status` (fusillade's)."""
         if self.policy.openai:  # OpenAI's list has no filters: unknown parameters are ignored
-            status, search, active_first = None, None, False
+            status, search, active_first, filters = None, None, False, None
+        filters = filters or ListFilters()
+        refuse_member_filter(filters.member_id)
+        windows = _window_filter(filters.completion_window)
         if status is not None and status not in STATUS_FILTERS:
             raise BadRequest(
                 f"Unknown batch status filter: '{status}'. Valid values: {', '.join(STATUS_FILTERS)}"
@@ -118,6 +124,7 @@ class BatchService:
                 await self.planning.settled(row.id, row)
                 row = self.store.get_batch(row.id) or row
             rows.append(row)
+        rows = [row for row in rows if filters.admits(row.created_at) and (windows is None or row.completion_window in windows)]
         views = [self.view(row) for row in rows if not search or self._matches(row, search)]
         if status is not None:
             views = [v for v in views if _status_matches(v, status)]
@@ -128,7 +135,9 @@ class BatchService:
             if after in ids:
                 views = views[ids.index(after) + 1 :]
         size = clamp_limit(limit)
-        return Page(views[:size], has_more=len(views) > size)
+        page = Page(views[:size], has_more=len(views) > size)
+        analytics = {v.row.id: self._analytics(v) for v in page.items} if filters.include_analytics else None
+        return BatchList(page, analytics)
 
     def _matches(self, row: BatchRow, search: str) -> bool:
         needle = search.lower()
@@ -224,8 +233,10 @@ class BatchService:
         return self.results_of.content(view, window, status)
 
     async def analytics(self, owner: str, batch_id: str) -> dict[str, Any]:
-        row = await self._settled(owner, batch_id)
-        view = self.view(row)
+        return self._analytics(self.view(await self._settled(owner, batch_id)))
+
+    def _analytics(self, view: BatchView) -> dict[str, Any]:
+        row = view.row
         count, prompt, completion, duration = self.store.token_totals(row.id, view.cut)
         out: dict[str, Any] = {
             "total_requests": count, "total_prompt_tokens": prompt, "total_completion_tokens": completion,
@@ -237,6 +248,45 @@ class BatchService:
             out["total_cost"] = decimal_text(cost(models, row.completion_window,
                                                   self.store.success_tokens_by_model(row.id, view.cut)))
         return out
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """The list's Doubleword filters, parsed as live's query struct reads them (models/batches.rs
+    322-367): creation-time bounds (epoch seconds, inclusive: fusillade-arsenal postgres.rs 4860-4867),
+    the raw `completion_window`, `member_id` and `include=analytics`."""
+
+    created_after: float | None = None
+    created_before: float | None = None
+    completion_window: str | None = None
+    member_id: str | None = None
+    include_analytics: bool = False
+
+    def admits(self, created_at: float) -> bool:
+        return ((self.created_after is None or created_at >= self.created_after)
+                and (self.created_before is None or created_at <= self.created_before))
+
+
+@dataclass(frozen=True)
+class BatchList:
+    page: Page[BatchView]
+    analytics: dict[str, dict[str, Any]] | None  # by batch id, with include=analytics
+
+
+def includes_analytics(include: str | None) -> bool:
+    """`include`, comma-separated and trimmed (dwctl batches.rs 2033-2038)."""
+    return include is not None and "analytics" in (part.strip() for part in include.split(","))
+
+
+def _window_filter(raw: str | None) -> set[str] | None:
+    """`completion_window`, comma-separated, trimmed, empty entries dropped, none at all no filter;
+    `background` is for platform managers only (dwctl batches.rs 211-250)."""
+    values = [v.strip() for v in (raw or "").split(",") if v.strip()]
+    if not values:
+        return None
+    if "background" in values:
+        raise BadRequest("completion_window=background is only available to platform managers")
+    return set(values)
 
 
 def _status_matches(view: BatchView, wanted: str) -> bool:

@@ -21,7 +21,7 @@ import simdjson
 from mockserver.domain.ids import IdSource
 from mockserver.domain.line_scan import OPEN_END
 from mockserver.domain.pages import Content, Window, page
-from mockserver.domain.paging import Page, clamp_limit
+from mockserver.domain.paging import Page, clamp_limit, refuse_member_filter
 from mockserver.domain.planner import Requests
 from mockserver.domain.policy import Policy
 from mockserver.domain.pricing import estimate
@@ -117,9 +117,11 @@ class FileService:
         order: str,
         purpose: str | None,
         search: str | None,
+        member_id: str | None = None,
     ) -> Page[FileRow]:
         if order not in ("asc", "desc"):
             raise BadRequest("Order must be 'asc' or 'desc'")
+        refuse_member_filter(member_id)  # after the order check (dwctl files.rs 1319-1355)
         cursor = None
         after_id = None if after is None else self.profile.ids.parse("file", after)
         if after_id is not None:

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from mockserver.errors import BadRequest
+
 T = TypeVar("T")
 
 _CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -51,3 +53,13 @@ def is_uuid(text: str) -> bool:
 class Page(Generic[T]):
     items: list[T]
     has_more: bool
+
+
+# dwctl batches.rs 1924-1927 and files.rs 1352-1355: every simulated user acts in a personal context
+# and is no platform manager, so both lists refuse a (well-formed) `member_id`
+MEMBER_FILTER_REFUSED = "member_id filter is only available in organization context or for platform managers"
+
+
+def refuse_member_filter(member_id: str | None) -> None:
+    if member_id is not None:
+        raise BadRequest(MEMBER_FILTER_REFUSED)

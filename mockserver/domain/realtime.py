@@ -45,6 +45,10 @@ def openai_error(status: int, message: str, code: str | None, param: str | None 
     return ProxyError(status, _envelope(message, code, param))
 
 
+NO_MODEL = ("Could not parse onwards model from request. 'model' parameter must be supplied in either the body "
+            "or in the Model-Override header.")
+
+
 def model_not_found(model: str) -> dict[str, Any]:
     return _envelope(f"The model `{model}` does not exist or you do not have access to it.", "model_not_found")
 
@@ -121,6 +125,26 @@ class Realtime:
         if url != "/v1/responses" or answer.status != 200:
             return answer
         return self._store_response(owner, body, answer.body, now)
+
+    def retrieve_model(self, model_override: str | None, raw: bytes) -> Answer:
+        """`GET /models/{id}`: dwctl serves only the exact `/models` (dwctl lib.rs 1712-1714); the rest
+        falls through to onwards' catch-all (onwards lib.rs 511-513), which names the model from the
+        `Model-Override` header or the body's `model` (onwards lib.rs 417-433), never from the path: a
+        plain retrieve (the `openai` SDK's `models.retrieve`) is its 400 (onwards handlers.rs 422-430);
+        a named unknown model its 404 (handlers.rs 464-468)."""
+        model = model_override
+        if model is None:
+            with contextlib.suppress(orjson.JSONDecodeError, TooDeep):
+                body = loads(raw)
+                found = body.get("model") if isinstance(body, dict) else None
+                model = found if isinstance(found, str) else None
+        if model is None:
+            raise openai_error(400, NO_MODEL, "bad_request", "model")
+        spec = self.settings.model(model)
+        if spec is None:
+            raise ProxyError(404, model_not_found(model))
+        # live forwards the GET to the model's upstream; the simulator answers the catalogue's object
+        return Answer(200, {"id": spec.name, "object": "model", "created": spec.created, "owned_by": "None"})
 
     def _checked(self, url: str, raw: bytes, override: str | None, custom_id: str) -> tuple[Any, Answer | None]:
         """The request's body, and the answer a forced outcome gives it (None: the model answers);
