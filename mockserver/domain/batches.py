@@ -48,6 +48,8 @@ class BatchService:
 
     # -- create -----------------------------------------------------------------------------------
     async def create(self, owner: str, email: str, payload: Any) -> BatchView:
+        if self.admission.faults.scenario.limits.model_capacity:  # count every batch's requests
+            await self.planning.all_settled()
         admitted = self.admission.admit(owner, email, payload)
         source = admitted.source
         now = self.now()

@@ -255,6 +255,12 @@ class PlanningRunner:
             task = self._tasks[batch_id]
         await asyncio.shield(task)
 
+    async def all_settled(self) -> None:
+        """Wait until every plan under way is stored (a capacity check counts their requests: live
+        stores a batch's requests with the create itself)."""
+        while self._tasks:
+            await asyncio.gather(*(asyncio.shield(t) for t in list(self._tasks.values())), return_exceptions=True)
+
     # -- restarts and reset -------------------------------------------------------------------------
     def resume_unscheduled(self) -> None:
         """After a restart: plan the batches whose schedule was not stored yet."""
