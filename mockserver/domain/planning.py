@@ -258,8 +258,8 @@ class PlanningRunner:
     async def all_settled(self) -> None:
         """Wait until every plan under way is stored (a capacity check counts their requests: live
         stores a batch's requests with the create itself)."""
-        while self._tasks:
-            await asyncio.gather(*(asyncio.shield(t) for t in list(self._tasks.values())), return_exceptions=True)
+        # the plans under way now (one a disk-full retry starts later is not waited for)
+        await asyncio.gather(*(asyncio.shield(t) for t in list(self._tasks.values())), return_exceptions=True)
 
     # -- restarts and reset -------------------------------------------------------------------------
     def resume_unscheduled(self) -> None:
